@@ -1,0 +1,62 @@
+# Ferry developer entry points. `make demo` and `make test` are the two that matter.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+FERRY_CACHE ?= $(HOME)/.cache/ferry
+export FERRY_CACHE
+export PATH := $(CURDIR)/$(VENV)/bin:$(FERRY_CACHE)/bin:$(PATH)
+
+.PHONY: help venv binaries cluster cluster-down lint test test-unit test-cluster \
+        test-torchserve test-e2e demo bench clean
+
+help:
+	@echo "make demo        a real rollout on a local Kubernetes control plane"
+	@echo "make test        lint + every test tier (unit, cluster, torchserve, e2e)"
+	@echo "make cluster     start the local cluster (idempotent); cluster-down stops it"
+	@echo "make bench       run the benchmarks in benchmarks/"
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[runtime,test,dev]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+binaries:
+	bash e2e/localcluster/build.sh
+
+cluster: venv binaries
+	@$(PY) -m e2e.localcluster up
+
+cluster-down: venv
+	@$(PY) -m e2e.localcluster down
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+test-unit: venv
+	$(PY) -m pytest -m unit
+
+test-cluster: venv binaries
+	$(PY) -m pytest -m cluster
+
+test-torchserve: venv
+	$(PY) -m pytest -m torchserve
+
+test-e2e: venv binaries
+	$(PY) -m pytest -m e2e
+
+# Every tier, in one pytest run so the cluster is started once. A tier whose prerequisites
+# are missing fails; nothing is skipped.
+test: lint binaries
+	$(PY) -m pytest -m "unit or cluster or torchserve or e2e"
+
+bench: venv binaries
+	$(PY) -m benchmarks
+
+clean: cluster-down
+	rm -rf .run

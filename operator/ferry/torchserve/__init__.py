@@ -1,0 +1,1 @@
+"""TorchServe adapter: everything Ferry knows about TorchServe's configuration lives here."""
