@@ -1,13 +1,20 @@
-"""Pure rendering of TorchServe's `config.properties` from Ferry's serving settings.
+"""Pure rendering of TorchServe's configuration from Ferry's serving settings.
 
-Shared by the operator (which puts the result in a ConfigMap) and the runtime tests (which
-start a real TorchServe from it). The hardening is not optional: token authorization on,
-the model register API off, URLs restricted to the local model store, management and
-metrics bound to loopback, Prometheus metrics, INFO logging.
+Shared by the operator (which puts `config.properties` in a ConfigMap), `ferry package`
+(which puts the model-config into the archive) and the runtime tests (which start a real
+TorchServe from the same text). The hardening is not optional: token authorization on, the
+model register API off, URLs restricted to the local model store, management and metrics
+bound to loopback, Prometheus metrics. Logging is set by `LOG4J2_CONFIG` (INFO, console),
+which the launcher passes to TorchServe: its default DEBUG logging halves throughput.
 """
 
 import json
 from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
 
 from ferry import contract
 
@@ -33,20 +40,30 @@ class ServingConfig:
     def archive_file(self) -> str:
         return f"{self.model_name}.mar"
 
+    def model_settings(self) -> dict[str, int]:
+        """Workers, batching and timeouts, in TorchServe's per-model key names."""
+        return {
+            "minWorkers": self.workers,
+            "maxWorkers": self.workers,
+            "batchSize": self.batch_size,
+            "maxBatchDelay": self.max_batch_delay_ms,
+            "responseTimeout": self.response_timeout_s,
+            "maxRetryTimeoutInSec": self.max_retry_timeout_s,
+        }
+
 
 def render_config_properties(cfg: ServingConfig) -> str:
-    """Render `config.properties`; the same input always gives byte-identical output."""
+    """Render `config.properties`; the same input always gives byte-identical output.
+
+    The `models` entry makes the pod's settings win over the archive's model-config, so a
+    batching change needs a new ConfigMap, not a new archive.
+    """
     model_settings = {
         cfg.model_name: {
             cfg.model_version: {
                 "defaultVersion": True,
                 "marName": cfg.archive_file,
-                "minWorkers": cfg.workers,
-                "maxWorkers": cfg.workers,
-                "batchSize": cfg.batch_size,
-                "maxBatchDelay": cfg.max_batch_delay_ms,
-                "responseTimeout": cfg.response_timeout_s,
-                "maxRetryTimeoutInSec": cfg.max_retry_timeout_s,
+                **cfg.model_settings(),
             }
         }
     }
@@ -69,3 +86,40 @@ def render_config_properties(cfg: ServingConfig) -> str:
         "install_py_dep_per_model": "false",
     }
     return "".join(f"{key}={value}\n" for key, value in properties.items())
+
+
+def render_model_config(handler: dict[str, Any]) -> str:
+    """Render the archive's model-config.yaml: the handler section only.
+
+    Workers, batching and timeouts stay out on purpose: TorchServe lets an archive's values
+    override `models=` in config.properties, and the pod's settings must win.
+    """
+    return yaml.safe_dump({"handler": handler}, sort_keys=True, default_flow_style=False)
+
+
+def log4j2_config_path() -> Path:
+    """TorchServe's log configuration: INFO to the console, no per-request access log."""
+    return Path(str(resources.files("ferry.torchserve").joinpath("log4j2.xml")))
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """TorchServe's loopback listeners, as base URLs."""
+
+    inference: str
+    management: str
+    metrics: str
+
+
+def parse_properties(text: str) -> dict[str, str]:
+    """`key=value` lines of a Java properties file as rendered above (no continuations)."""
+    pairs = (line.split("=", 1) for line in text.splitlines() if "=" in line)
+    return {key.strip(): value.strip() for key, value in pairs if not key.startswith("#")}
+
+
+def endpoints(properties: dict[str, str]) -> Endpoints:
+    return Endpoints(
+        inference=properties["inference_address"],
+        management=properties["management_address"],
+        metrics=properties["metrics_address"],
+    )

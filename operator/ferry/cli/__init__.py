@@ -1,0 +1,1 @@
+"""Command-line tools: `ferry package` (and later `kubectl-ferry`)."""

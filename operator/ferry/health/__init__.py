@@ -1,0 +1,1 @@
+"""Model-level health: pure decisions over plain data (readiness, golden output, stats)."""

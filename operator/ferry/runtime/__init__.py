@@ -1,0 +1,1 @@
+"""Code that runs inside the model-server pod: `ferry-fetch` and `ferry-serve`."""
