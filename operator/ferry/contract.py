@@ -34,6 +34,7 @@ MODEL_STORE_DIR: Final = "/models"  # emptyDir: the verified archive lands here
 WORK_DIR: Final = "/var/run/ferry"  # emptyDir: TorchServe's cwd, so key_file.json stays here
 TMP_DIR: Final = "/tmp"  # emptyDir: TorchServe's TEMP (pid file, sockets, unpacked models)
 TERMINATION_LOG: Final = "/dev/termination-log"
+PVC_MOUNT_ROOT: Final = "/mnt/pvc"  # pvc://<claim>/<path> is read from /mnt/pvc/<claim>/<path>
 
 FETCH_CONTAINER: Final = "fetch"
 SERVE_CONTAINER: Final = "torchserve"
