@@ -226,6 +226,9 @@ class FerryService:
         self.device = torch.device("cpu")
         self.dtype = torch.float32
         self.load_seconds = 0.0
+        self.batches = 0  # TorchServe batches answered, to show batching works
+        self.requests = 0
+        self.largest_batch = 0
 
     def initialize(self, context: Any) -> None:
         started = time.monotonic()
@@ -280,10 +283,16 @@ class FerryService:
             "quantizedModules": len(quantized),
             "compiled": self.opts.compile,
             "loadSeconds": round(self.load_seconds, 3),
+            "batches": self.batches,
+            "requests": self.requests,
+            "largestBatch": self.largest_batch,
         }
 
     def handle(self, data: list[dict[str, Any]], context: Any) -> list[str]:
         responses: list[str] = [""] * len(data)
+        self.batches += 1
+        self.requests += len(data)
+        self.largest_batch = max(self.largest_batch, len(data))
         groups: dict[tuple[Any, ...], list[tuple[int, Any]]] = {}
         assert self.opts is not None
         for idx, row in enumerate(data):

@@ -4,7 +4,7 @@ Shared by the operator (which puts `config.properties` in a ConfigMap), `ferry p
 (which puts the model-config into the archive) and the runtime tests (which start a real
 TorchServe from the same text). The hardening is not optional: token authorization on, the
 model register API off, URLs restricted to the local model store, management and metrics
-bound to loopback, Prometheus metrics. Logging is set by `LOG4J2_CONFIG` (INFO, console),
+bound to loopback (gRPC included, which TorchServe cannot switch off), Prometheus metrics. Logging is set by `LOG4J2_CONFIG` (INFO, console),
 which the launcher passes to TorchServe: its default DEBUG logging halves throughput.
 """
 
@@ -35,6 +35,9 @@ class ServingConfig:
     inference_port: int = contract.TS_INFERENCE_PORT
     management_port: int = contract.TS_MANAGEMENT_PORT
     metrics_port: int = contract.TS_METRICS_PORT
+    # TorchServe always starts its gRPC APIs; they get loopback too (7070/7071 by default).
+    grpc_inference_port: int = 7070
+    grpc_management_port: int = 7071
 
     @property
     def archive_file(self) -> str:
@@ -71,6 +74,10 @@ def render_config_properties(cfg: ServingConfig) -> str:
         "inference_address": f"http://127.0.0.1:{cfg.inference_port}",
         "management_address": f"http://127.0.0.1:{cfg.management_port}",
         "metrics_address": f"http://127.0.0.1:{cfg.metrics_port}",
+        "grpc_inference_address": "127.0.0.1",
+        "grpc_inference_port": str(cfg.grpc_inference_port),
+        "grpc_management_address": "127.0.0.1",
+        "grpc_management_port": str(cfg.grpc_management_port),
         "metrics_mode": "prometheus",
         "model_store": cfg.model_store,
         "load_models": cfg.archive_file,
