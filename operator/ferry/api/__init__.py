@@ -1,0 +1,1 @@
+"""Typed models of the ModelDeployment API (spec, status) and parsing of raw objects."""

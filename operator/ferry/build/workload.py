@@ -1,0 +1,55 @@
+"""The Deployment of one revision, and the revision hash that names it."""
+
+import hashlib
+import json
+from typing import Any, Final
+
+from ferry.api.parse import ModelDeployment
+from ferry.build.config import config_data
+from ferry.build.meta import (
+    object_meta,
+    revision_child_name,
+    revision_labels,
+    revision_selector_labels,
+)
+from ferry.build.pod import pod_template
+
+# One disruption budget for rolling updates, the PDB and the Ready condition.
+MAX_UNAVAILABLE_PERCENT: Final = 25
+REVISION_LENGTH: Final = 10
+# Stands in for the revision while hashing the pod template that will carry it.
+_UNHASHED: Final = "revision"
+
+
+def revision_of(md: ModelDeployment) -> str:
+    """A stable hash of everything that reaches the pods (template and configuration).
+
+    Replicas, the Service, the NetworkPolicy and the PDB do not take part: changing them
+    never restarts a pod.
+    """
+    material = [pod_template(md, _UNHASHED), config_data(md)]
+    encoded = json.dumps(material, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(encoded).hexdigest()[:REVISION_LENGTH]
+
+
+def deployment(md: ModelDeployment, revision: str) -> dict[str, Any]:
+    budget = f"{MAX_UNAVAILABLE_PERCENT}%"
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": object_meta(
+            md, revision_child_name(md.name, revision), revision_labels(md, revision)
+        ),
+        "spec": {
+            "replicas": md.spec.replicas,
+            "selector": {"matchLabels": revision_selector_labels(md, revision)},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxSurge": budget, "maxUnavailable": budget},
+            },
+            # A revision's template never changes: older ReplicaSets are only drift.
+            "revisionHistoryLimit": 0,
+            "progressDeadlineSeconds": md.spec.rollout.progress_deadline_seconds,
+            "template": pod_template(md, revision),
+        },
+    }

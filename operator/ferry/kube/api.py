@@ -1,0 +1,154 @@
+"""A small JSON-in, JSON-out client over the official `kubernetes` ApiClient.
+
+Objects stay plain dicts end to end (the builders produce dicts; typed client models would
+only convert them back and forth). Every write is counted in the operator's metrics.
+"""
+
+import json
+from dataclasses import dataclass
+from typing import Any, Final
+
+import urllib3
+from kubernetes import client
+
+from ferry import metrics
+
+FIELD_MANAGER: Final = "ferry"
+APPLY_CONTENT_TYPE: Final = "application/apply-patch+yaml"
+MERGE_PATCH_CONTENT_TYPE: Final = "application/merge-patch+json"
+_GONE: Final = 404
+_TRANSIENT: Final = {408, 409, 429}  # timeout, conflict, throttled: worth retrying as is
+
+
+@dataclass(frozen=True)
+class Resource:
+    api_version: str
+    kind: str
+    plural: str
+
+    def path(self, namespace: str, name: str = "", subresource: str = "") -> str:
+        prefix = "/api/v1" if self.api_version == "v1" else f"/apis/{self.api_version}"
+        parts = [prefix, "namespaces", namespace, self.plural, name, subresource]
+        return "/".join(p for p in parts if p)
+
+
+class ApiError(Exception):
+    """The API server refused a request; `message` is its explanation."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"{status}: {message}")
+        self.status = status
+        self.message = message
+
+    @property
+    def transient(self) -> bool:
+        return self.status >= 500 or self.status in _TRANSIENT
+
+
+class KubeApi:
+    def __init__(self, api_client: client.ApiClient, timeout_seconds: float) -> None:
+        self._client = api_client
+        self._timeout = timeout_seconds
+
+    def get(self, resource: Resource, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            return self._request("GET", resource, resource.path(namespace, name))
+        except ApiError as error:
+            if error.status == _GONE:
+                return None
+            raise
+
+    def list_labelled(
+        self, resource: Resource, namespace: str, selector: str
+    ) -> list[dict[str, Any]]:
+        path = resource.path(namespace)
+        result = self._request("GET", resource, path, query=[("labelSelector", selector)])
+        items: list[dict[str, Any]] = result.get("items") or []
+        # List items carry no apiVersion/kind; the callers rely on both.
+        for item in items:
+            item.setdefault("apiVersion", resource.api_version)
+            item.setdefault("kind", resource.kind)
+        return items
+
+    def apply(self, resource: Resource, obj: dict[str, Any]) -> dict[str, Any]:
+        """Server-side apply as `ferry`, taking over fields others changed (drift repair)."""
+        metadata = obj["metadata"]
+        return self._request(
+            "PATCH",
+            resource,
+            resource.path(metadata["namespace"], metadata["name"]),
+            query=[("fieldManager", FIELD_MANAGER), ("force", "true")],
+            body=obj,
+            content_type=APPLY_CONTENT_TYPE,
+        )
+
+    def patch_status(
+        self, resource: Resource, namespace: str, name: str, status: dict[str, Any]
+    ) -> None:
+        self._request(
+            "PATCH",
+            resource,
+            resource.path(namespace, name, "status"),
+            query=[("fieldManager", FIELD_MANAGER)],
+            body={"status": status},
+            content_type=MERGE_PATCH_CONTENT_TYPE,
+        )
+
+    def create(self, resource: Resource, namespace: str, obj: dict[str, Any]) -> None:
+        self._request("POST", resource, resource.path(namespace), body=obj)
+
+    def delete(self, resource: Resource, namespace: str, name: str) -> None:
+        """Delete in the background (dependents are garbage-collected); gone is fine."""
+        try:
+            self._request(
+                "DELETE",
+                resource,
+                resource.path(namespace, name),
+                body={"propagationPolicy": "Background"},
+            )
+        except ApiError as error:
+            if error.status != _GONE:
+                raise
+
+    def _request(
+        self,
+        method: str,
+        resource: Resource,
+        path: str,
+        *,
+        query: list[tuple[str, str]] | None = None,
+        body: dict[str, Any] | None = None,
+        content_type: str = "application/json",
+    ) -> dict[str, Any]:
+        if method != "GET":
+            metrics.API_WRITES.labels(verb=method.lower(), resource=resource.plural).inc()
+        headers = {"Accept": "application/json", "Content-Type": content_type}
+        request = self._client.param_serialize(
+            method=method,
+            resource_path=path,
+            query_params=query or [],
+            header_params=headers,
+            # Apply bodies are YAML to the client library: send them serialised, as JSON.
+            body=json.dumps(body) if content_type == APPLY_CONTENT_TYPE else body,
+            auth_settings=["BearerToken"],
+        )
+        try:
+            response = self._client.call_api(*request, _request_timeout=self._timeout)
+            data: bytes | None = response.read()  # type: ignore[no-untyped-call]
+        except (urllib3.exceptions.HTTPError, OSError) as error:
+            metrics.API_ERRORS.labels(verb=method.lower(), resource=resource.plural).inc()
+            raise ApiError(503, f"{method} {path}: {error}") from error
+        if not 200 <= response.status < 300:
+            metrics.API_ERRORS.labels(verb=method.lower(), resource=resource.plural).inc()
+            raise ApiError(response.status, _explanation(data, response.reason))
+        decoded: dict[str, Any] = json.loads(data) if data else {}
+        return decoded
+
+
+def _explanation(data: bytes | None, fallback: str | None) -> str:
+    """The `message` of the Status object the API server sends with an error."""
+    try:
+        message = json.loads(data or b"").get("message")
+    except (ValueError, AttributeError):
+        message = None
+    return str(message or fallback or "no explanation")

@@ -1,0 +1,1 @@
+"""Pure reconcile decisions: observed world + desired spec + clock -> writes, status, events."""
