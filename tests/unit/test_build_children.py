@@ -163,7 +163,13 @@ def test_secrets_are_left_to_the_kubelet() -> None:
 def test_pvc_artifacts_are_mounted_read_only_for_the_fetch_step() -> None:
     spec = pod(with_spec(model_deployment(), "model.uri", "pvc://models/resnet/2.1.0.mar"))
     fetch = spec["initContainers"][0]
-    assert fetch["command"][2] == "file:///mnt/ferry-artifact-source/resnet/2.1.0.mar"
+    assert fetch["command"][2] == "pvc://models/resnet/2.1.0.mar"
+    mount = next(m for m in fetch["volumeMounts"] if m["name"] == "artifact-source")
+    assert mount == {
+        "name": "artifact-source",
+        "mountPath": f"{contract.PVC_MOUNT_ROOT}/models",
+        "readOnly": True,
+    }
     claim = next(v for v in spec["volumes"] if "persistentVolumeClaim" in v)
     assert claim["persistentVolumeClaim"] == {"claimName": "models", "readOnly": True}
 

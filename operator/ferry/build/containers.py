@@ -14,10 +14,6 @@ TMP_VOLUME: Final = "tmp"
 CLIENT_TOKEN_VOLUME: Final = "client-token"  # noqa: S105 (a volume name)
 ARTIFACT_SOURCE_VOLUME: Final = "artifact-source"
 
-# `pvc://<claim>/<path>` artifacts: the kubelet mounts the claim read-only here and
-# `ferry-fetch` reads `file://<ARTIFACT_SOURCE_DIR>/<path>`; it never needs API access.
-ARTIFACT_SOURCE_DIR: Final = "/mnt/ferry-artifact-source"
-
 
 def container_security() -> dict[str, Any]:
     """Pod Security `restricted`, plus a read-only root filesystem."""
@@ -37,25 +33,24 @@ LIVENESS_PERIOD_SECONDS: Final = 10
 LIVENESS_TIMEOUT_SECONDS: Final = 3
 
 
-def pvc_source(uri: str) -> tuple[str, str] | None:
-    """(claim, path inside the claim) for a `pvc://` URI, else None."""
+def pvc_claim(uri: str) -> str | None:
+    """The claim of a `pvc://<claim>/<path>` URI, else None."""
     if not uri.startswith("pvc://"):
         return None
-    claim, _, path = uri.removeprefix("pvc://").partition("/")
-    return claim, path
+    return uri.removeprefix("pvc://").partition("/")[0]
 
 
 def fetch_container(spec: ModelDeploymentSpec) -> dict[str, Any]:
     model = spec.model
     mounts = [_mount(MODELS_VOLUME, contract.MODEL_STORE_DIR), _mount(TMP_VOLUME, contract.TMP_DIR)]
-    uri = model.uri
-    source = pvc_source(uri)
-    if source is not None:
-        uri = f"file://{ARTIFACT_SOURCE_DIR}/{source[1]}"
-        mounts.append(_mount(ARTIFACT_SOURCE_VOLUME, ARTIFACT_SOURCE_DIR, read_only=True))
+    claim = pvc_claim(model.uri)
+    if claim is not None:
+        # The kubelet mounts the claim; ferry-fetch reads it there and needs no API access.
+        claim_dir = f"{contract.PVC_MOUNT_ROOT}/{claim}"
+        mounts.append(_mount(ARTIFACT_SOURCE_VOLUME, claim_dir, read_only=True))
     command = [
         "ferry-fetch",
-        "--uri", uri,
+        "--uri", model.uri,
         "--sha256", model.sha256,
         "--dest", contract.archive_path(model.name),
     ]  # fmt: skip

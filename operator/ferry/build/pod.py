@@ -63,11 +63,11 @@ def _volumes(md: ModelDeployment, revision: str) -> list[dict[str, Any]]:
             "name": containers.CLIENT_TOKEN_VOLUME,
             "secret": {"secretName": token.name, "items": [{"key": token.key, "path": "token"}]},
         })  # fmt: skip
-    source = containers.pvc_source(spec.model.uri)
-    if source is not None:
+    claim = containers.pvc_claim(spec.model.uri)
+    if claim is not None:
         volumes.append({
             "name": containers.ARTIFACT_SOURCE_VOLUME,
-            "persistentVolumeClaim": {"claimName": source[0], "readOnly": True},
+            "persistentVolumeClaim": {"claimName": claim, "readOnly": True},
         })  # fmt: skip
     return volumes
 
