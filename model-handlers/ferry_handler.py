@@ -274,13 +274,13 @@ class FerryService:
         """What was loaded, for `GET /models/<name>?customized=true` and the logs."""
         assert self.opts is not None
         modules = list(self.model.modules()) if hasattr(self.model, "modules") else []
-        quantized = [m for m in modules if ".quantized" in type(m).__module__]
+        quantized = [m for m in modules if isinstance(m, torch.ao.nn.quantized.dynamic.Linear)]
         params = [p for p in getattr(self.model, "parameters", list)() if p.is_floating_point()]
         return {
             "format": self.opts.format,
             "device": str(self.device),
             "dtype": str(params[0].dtype).removeprefix("torch.") if params else None,
-            "quantizedModules": len(quantized),
+            "quantizedLinear": len(quantized),
             "compiled": self.opts.compile,
             "loadSeconds": round(self.load_seconds, 3),
             "batches": self.batches,

@@ -1,0 +1,240 @@
+"""ferry-fetch against a local HTTP server and a local S3 server (moto), then served."""
+
+import hashlib
+import http.server
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import pytest
+import requests
+import torch
+
+from ferry.contract import FetchExit
+
+from .conftest import Artifacts, Packager, ServedModel, free_port, reference, running
+
+pytestmark = pytest.mark.torchserve
+
+HTTP_TOKEN = "Bearer let-me-in"
+ROWS = [[0.3] * 16]
+
+
+@dataclass(frozen=True)
+class Origin:
+    http: str
+    s3_endpoint: str
+    s3_key: tuple[str, str]
+    archive: Path
+    sha256: str
+
+
+def _http_server(files: dict[str, bytes]) -> http.server.ThreadingHTTPServer:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            name = self.path.lstrip("/")
+            if name == "private.mar" and self.headers.get("Authorization") != HTTP_TOKEN:
+                self.send_error(401)
+                return
+            body = files.get(name.removeprefix("truncated-"))
+            if body is None:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            # A connection that drops half-way: the declared length is never reached.
+            self.wfile.write(body[: len(body) // 2] if name.startswith("truncated-") else body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def _moto(port: int) -> subprocess.Popen[bytes]:
+    moto_server = Path(sys.executable).parent / "moto_server"
+    # After 4 anonymous admin calls (user, key, policy, bucket) moto enforces IAM auth.
+    env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "4"}
+    process = subprocess.Popen(
+        [str(moto_server), "-H", "127.0.0.1", "-p", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            requests.get(f"http://127.0.0.1:{port}/moto-api/", timeout=1)
+            return process
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    process.kill()
+    raise AssertionError("moto_server did not start")
+
+
+@pytest.fixture(scope="module")
+def origin(artifacts: Artifacts, package: Packager) -> Iterator[Origin]:
+    archive = package(artifacts.export, "tiny_fetched", "--input-shape", "16")
+    data = archive.read_bytes()
+    pickled = package(
+        artifacts.pickled,
+        "tiny_pickled",
+        "--model-class",
+        f"{Path(__file__).parent / 'tinynet.py'}:TinyNet",
+        "--allow-unsafe-pickle",
+    ).read_bytes()
+    files = {"good.mar": data, "private.mar": data, "pickled.mar": pickled, "junk.mar": b"no"}
+    server = _http_server(files)
+    port = free_port()
+    moto = _moto(port)
+    endpoint = f"http://127.0.0.1:{port}"
+    admin = {"endpoint_url": endpoint, "region_name": "us-east-1"}
+    iam = boto3.client("iam", aws_access_key_id="a", aws_secret_access_key="a", **admin)
+    iam.create_user(UserName="ferry")
+    key = iam.create_access_key(UserName="ferry")["AccessKey"]
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+    }
+    iam.put_user_policy(UserName="ferry", PolicyName="s3", PolicyDocument=json.dumps(policy))
+    credentials = (key["AccessKeyId"], key["SecretAccessKey"])
+    s3 = boto3.client(
+        "s3", aws_access_key_id=credentials[0], aws_secret_access_key=credentials[1], **admin
+    )
+    s3.create_bucket(Bucket="models")
+    s3.put_object(Bucket="models", Key="tiny/1.0/tiny.mar", Body=data)
+    try:
+        yield Origin(
+            http=f"http://127.0.0.1:{server.server_address[1]}",
+            s3_endpoint=endpoint,
+            s3_key=credentials,
+            archive=archive,
+            sha256=hashlib.sha256(data).hexdigest(),
+        )
+    finally:
+        server.shutdown()
+        moto.terminate()
+        moto.wait()
+
+
+def fetch(
+    uri: str, sha256: str, dest: Path, *extra: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "ferry.runtime.fetch", "--uri", uri, "--sha256", sha256]
+    argv += ["--dest", str(dest), "--termination-log", str(dest.parent / "termination-log")]
+    argv += ["--retries", "1", "--backoff-seconds", "0.1", *extra]
+    return subprocess.run(
+        argv, capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=120
+    )
+
+
+def s3_env(origin: Origin, key: tuple[str, str] | None = None) -> dict[str, str]:
+    key_id, secret = key or origin.s3_key
+    return {
+        "AWS_ACCESS_KEY_ID": key_id,
+        "AWS_SECRET_ACCESS_KEY": secret,
+        "AWS_ENDPOINT_URL": origin.s3_endpoint,
+        "AWS_REGION": "us-east-1",
+    }
+
+
+def test_http_and_s3_artifacts_are_verified_and_served(
+    origin: Origin, tmp_path: Path, artifacts: Artifacts
+) -> None:
+    stores = {"http": tmp_path / "http", "s3": tmp_path / "s3"}
+    by_http = fetch(
+        f"{origin.http}/good.mar", origin.sha256, stores["http"] / "store/tiny_fetched.mar"
+    )
+    assert by_http.returncode == 0, by_http.stderr
+    by_s3 = fetch(
+        "s3://models/tiny/1.0/tiny.mar",
+        origin.sha256,
+        stores["s3"] / "store/tiny_fetched.mar",
+        env=s3_env(origin),
+    )
+    assert by_s3.returncode == 0, by_s3.stderr
+    models = [ServedModel(root, "tiny_fetched", "1.0") for root in stores.values()]
+    with running(*models):
+        for model in models:
+            model.wait_ready()
+            answer = model.predict({"data": ROWS})
+            torch.testing.assert_close(
+                torch.tensor(answer.json()), reference(artifacts.model, ROWS)
+            )
+
+
+def test_wrong_sha256_fails_closed(origin: Origin, tmp_path: Path) -> None:
+    dest = tmp_path / "tiny.mar"
+    result = fetch(f"{origin.http}/good.mar", "0" * 64, dest)
+    assert result.returncode == FetchExit.CHECKSUM_MISMATCH
+    assert "sha256 mismatch" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["termination-log"]  # nothing else
+    assert (tmp_path / "termination-log").read_text().strip() == result.stderr.strip()
+
+
+@pytest.mark.parametrize(
+    ("path", "code", "words"),
+    [
+        ("truncated-good.mar", FetchExit.NETWORK, "truncated"),
+        ("missing.mar", FetchExit.NOT_FOUND, "not found"),
+        ("private.mar", FetchExit.AUTH_FAILED, "denied (HTTP 401)"),
+        ("pickled.mar", FetchExit.UNSAFE_FORMAT, "pickled full model"),
+        ("junk.mar", FetchExit.INVALID_ARCHIVE, "not a model archive"),
+    ],
+)
+def test_http_failures_have_distinct_codes_and_one_line(
+    origin: Origin, tmp_path: Path, path: str, code: FetchExit, words: str
+) -> None:
+    sha = origin.sha256
+    if path in ("pickled.mar", "junk.mar"):  # checksum right, content refused
+        sha = hashlib.sha256(requests.get(f"{origin.http}/{path}", timeout=5).content).hexdigest()
+    result = fetch(f"{origin.http}/{path}", sha, tmp_path / "tiny.mar")
+    assert result.returncode == code, result.stderr
+    assert words in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "tiny.mar").exists()
+
+
+def test_http_authorization_comes_from_the_environment(origin: Origin, tmp_path: Path) -> None:
+    env = {"FERRY_HTTP_AUTHORIZATION": HTTP_TOKEN}
+    result = fetch(f"{origin.http}/private.mar", origin.sha256, tmp_path / "t.mar", env=env)
+    assert result.returncode == 0, result.stderr
+
+
+def test_pickle_is_accepted_only_with_the_opt_in(origin: Origin, tmp_path: Path) -> None:
+    data = requests.get(f"{origin.http}/pickled.mar", timeout=5).content
+    sha = hashlib.sha256(data).hexdigest()
+    uri = f"{origin.http}/pickled.mar"
+    assert fetch(uri, sha, tmp_path / "p.mar").returncode == FetchExit.UNSAFE_FORMAT
+    assert fetch(uri, sha, tmp_path / "p.mar", "--allow-unsafe-pickle").returncode == 0
+
+
+def test_s3_bad_credentials_and_missing_keys(origin: Origin, tmp_path: Path) -> None:
+    bad = fetch(
+        "s3://models/tiny/1.0/tiny.mar",
+        origin.sha256,
+        tmp_path / "t.mar",
+        env=s3_env(origin, ("AKIAWRONGWRONGWRONG", "wrong")),
+    )
+    assert bad.returncode == FetchExit.AUTH_FAILED, bad.stderr
+    assert "denied" in bad.stderr
+    missing = fetch("s3://models/nope.mar", origin.sha256, tmp_path / "t.mar", env=s3_env(origin))
+    assert missing.returncode == FetchExit.NOT_FOUND, missing.stderr
+
+
+def test_unsupported_scheme_and_bad_arguments(tmp_path: Path) -> None:
+    assert (
+        fetch("ftp://x/y.mar", "0" * 64, tmp_path / "t.mar").returncode
+        == FetchExit.UNSUPPORTED_SCHEME
+    )
+    assert fetch("file:///x.mar", "xyz", tmp_path / "t.mar").returncode == FetchExit.USAGE
