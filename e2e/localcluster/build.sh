@@ -27,6 +27,7 @@ binaries=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwo
 all_present() {
   local b
   for b in "${binaries[@]}"; do [ -x "$bin/$b" ] || return 1; done
+  [ -f "$cache/kwok-stages/pod-delete.yaml" ]
 }
 if [ "$(cat "$bin/.stamp" 2>/dev/null)" = "$stamp" ] && all_present; then
   echo "local-cluster binaries up to date in $bin"
@@ -57,6 +58,14 @@ GOBIN=$bin go install -trimpath -ldflags="-s -w" "sigs.k8s.io/kwok/cmd/kwok@$kwo
 GOBIN=$bin go install -trimpath -ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$helm_version" \
   "helm.sh/helm/v3/cmd/helm@$helm_version"
 GOBIN=$bin go install -trimpath -ldflags="-s -w" "sigs.k8s.io/kind@$kind_version"
+
+# kwok >= 0.8 has no built-in stages: keep the upstream defaults next to the binaries.
+stages=$cache/kwok-stages
+upstream=$(go env GOMODCACHE)/sigs.k8s.io/kwok@$kwok_version/kustomize/stage
+rm -rf "$stages" && mkdir -p "$stages"
+cp "$upstream/node/fast/node-initialize.yaml" "$upstream/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml" \
+  "$upstream/pod/fast/pod-ready.yaml" "$upstream/pod/fast/pod-complete.yaml" "$upstream/pod/fast/pod-delete.yaml" "$stages/"
+chmod 644 "$stages"/*.yaml
 
 all_present
 echo "$stamp" > "$bin/.stamp"

@@ -1,0 +1,1 @@
+"""End-to-end tooling: the local control plane and the scenarios that run on it."""

@@ -1,0 +1,128 @@
+"""Command lines of the control-plane components (the flags are the recipe)."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from e2e.localcluster.pki import Pki
+
+BINARIES = (
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kwok",
+    "kubectl",
+)
+PORT_NAMES = ("etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok")
+SERVICE_CIDR = "10.96.0.0/16"
+POD_CIDR = "10.244.0.0/16"
+
+
+@dataclass(frozen=True)
+class Plan:
+    bin_dir: Path
+    run_dir: Path
+    pki: Pki
+    ports: dict[str, int]
+    kubeconfig: Path
+    kwok_config: Path
+
+    def _bin(self, name: str) -> str:
+        return str(self.bin_dir / name)
+
+    def etcd(self) -> list[str]:
+        client = f"http://127.0.0.1:{self.ports['etcd']}"
+        peer = f"http://127.0.0.1:{self.ports['etcd-peer']}"
+        return [
+            self._bin("etcd"),
+            "--name=ferry",
+            f"--data-dir={self.run_dir / 'etcd'}",
+            f"--listen-client-urls={client}",
+            f"--advertise-client-urls={client}",
+            f"--listen-peer-urls={peer}",
+            f"--initial-advertise-peer-urls={peer}",
+            f"--initial-cluster=ferry={peer}",
+            "--unsafe-no-fsync",  # test clusters only: durability is not the point
+            "--log-level=warn",
+        ]
+
+    def apiserver(self) -> list[str]:
+        pki = self.pki
+        return [
+            self._bin("kube-apiserver"),
+            f"--etcd-servers=http://127.0.0.1:{self.ports['etcd']}",
+            # Without an explicit address it needs a default route, which sandboxes lack.
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            f"--secure-port={self.ports['apiserver']}",
+            f"--cert-dir={self.run_dir / 'pki'}",
+            f"--tls-cert-file={pki.serving_cert}",
+            f"--tls-private-key-file={pki.serving_key}",
+            f"--client-ca-file={pki.ca_cert}",
+            f"--token-auth-file={pki.token_file}",
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+            f"--service-account-key-file={pki.sa_public_key}",
+            f"--service-account-signing-key-file={pki.sa_private_key}",
+            f"--service-cluster-ip-range={SERVICE_CIDR}",
+            "--authorization-mode=Node,RBAC",
+            # Real clusters allow privileged pods; PodSecurity admission is what refuses them.
+            "--allow-privileged=true",
+            "--profiling=false",
+            "--v=0",
+        ]
+
+    def controllers(self) -> list[tuple[str, list[str]]]:
+        scheduler_config = self.run_dir / "scheduler.yaml"
+        scheduler_config.write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": "kubescheduler.config.k8s.io/v1",
+                    "kind": "KubeSchedulerConfiguration",
+                    "clientConnection": {"kubeconfig": str(self.kubeconfig)},
+                    "leaderElection": {"leaderElect": False},
+                }
+            )
+        )
+        return [
+            (
+                "kube-controller-manager",
+                [
+                    self._bin("kube-controller-manager"),
+                    f"--kubeconfig={self.kubeconfig}",
+                    "--controllers=*",
+                    "--leader-elect=false",
+                    f"--root-ca-file={self.pki.ca_cert}",
+                    f"--service-account-private-key-file={self.pki.sa_private_key}",
+                    f"--service-cluster-ip-range={SERVICE_CIDR}",
+                    "--bind-address=127.0.0.1",
+                    f"--secure-port={self.ports['controller-manager']}",
+                    "--v=0",
+                ],
+            ),
+            (
+                "kube-scheduler",
+                [
+                    self._bin("kube-scheduler"),
+                    f"--config={scheduler_config}",
+                    "--bind-address=127.0.0.1",
+                    f"--secure-port={self.ports['scheduler']}",
+                    "--v=0",
+                ],
+            ),
+            (
+                "kwok",
+                [
+                    self._bin("kwok"),
+                    f"--kubeconfig={self.kubeconfig}",
+                    f"--config={self.kwok_config}",
+                    "--manage-all-nodes=true",
+                    # Shorter leases would let nodes go NotReady and their pods be evicted.
+                    "--node-lease-duration-seconds=40",
+                    f"--cidr={POD_CIDR}",
+                    "--node-ip=127.0.0.1",
+                    f"--server-address=127.0.0.1:{self.ports['kwok']}",
+                ],
+            ),
+        ]

@@ -1,0 +1,108 @@
+"""Starting, tracking and stopping the control-plane processes."""
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class ClusterError(RuntimeError):
+    """The local cluster could not be started or stopped; the message says what to look at."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def wait_until(what: str, check: Callable[[], bool], timeout: float, interval: float = 0.2) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(interval)
+    raise ClusterError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def _stat(pid: int) -> tuple[str, int] | None:
+    """(state, start time in clock ticks) of a process, or None when there is none."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()  # the command name may contain spaces
+    return fields[0], int(fields[19])
+
+
+@dataclass(frozen=True)
+class Component:
+    """One running control-plane process, as recorded in the run directory's state."""
+
+    name: str
+    pid: int
+    started_at: int  # kernel start time: tells our process from a later one reusing the pid
+    log: str
+
+    def alive(self) -> bool:
+        stat = _stat(self.pid)
+        return stat is not None and stat[0] not in ("Z", "X") and stat[1] == self.started_at
+
+    def log_tail(self, lines: int = 20) -> str:
+        with contextlib.suppress(OSError):
+            return "\n".join(Path(self.log).read_text(errors="replace").splitlines()[-lines:])
+        return "(no log)"
+
+
+def start(
+    name: str, argv: list[str], log_dir: Path, env: dict[str, str] | None = None
+) -> Component:
+    """Start a process in its own session so it outlives neither `down` nor its group."""
+    log = log_dir / f"{name}.log"
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, **(env or {})},
+        )
+    stat = _stat(proc.pid)
+    if stat is None:
+        raise ClusterError(f"{name} exited at once; see {log}")
+    return Component(name=name, pid=proc.pid, started_at=stat[1], log=str(log))
+
+
+def stop(component: Component, grace: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL after `grace` seconds; reaps the process if it is our child."""
+    if not component.alive():
+        _reap(component.pid)
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(component.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while component.alive() and time.monotonic() < deadline:
+        _reap(component.pid)
+        time.sleep(0.1)
+    if component.alive():
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(component.pid, signal.SIGKILL)
+        wait_until(f"{component.name} to exit", lambda: not component.alive(), 5)
+    _reap(component.pid)
+
+
+def _reap(pid: int) -> None:
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)

@@ -1,0 +1,34 @@
+"""Small polling helpers shared by the cluster-tier tests."""
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def eventually(
+    probe: Callable[[], T], accept: Callable[[T], bool], timeout: float = 60, what: str = ""
+) -> T:
+    """Poll `probe` until `accept(result)`; fail with the last result seen."""
+    deadline = time.monotonic() + timeout
+    last: T = probe()
+    while not accept(last):
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"timed out after {timeout}s waiting for {what}: last saw {last!r}"
+            )
+        time.sleep(0.25)
+        last = probe()
+    return last
+
+
+def stays(
+    probe: Callable[[], T], accept: Callable[[T], bool], seconds: float, what: str = ""
+) -> None:
+    """Assert `accept(probe())` holds on every poll for `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        seen = probe()
+        assert accept(seen), f"{what}: saw {seen!r}"
+        time.sleep(0.25)

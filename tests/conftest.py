@@ -1,0 +1,113 @@
+"""Session-wide fixtures: the cluster, a namespace per test, ServiceAccount credentials.
+
+Tiers are markers (unit, cluster, torchserve, e2e). Every test must carry exactly one, and a
+tier whose prerequisites are missing fails loudly: nothing here ever skips.
+"""
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from kubernetes import client
+
+from e2e.clusters import session_cluster
+from e2e.localcluster import ClusterAccess
+
+TIERS = ("unit", "cluster", "torchserve", "e2e")
+RESTRICTED_LABELS = {
+    "pod-security.kubernetes.io/enforce": "restricted",
+    "pod-security.kubernetes.io/enforce-version": "latest",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        tiers = [m.name for m in item.iter_markers() if m.name in TIERS]
+        if len(tiers) != 1:
+            raise pytest.UsageError(
+                f"{item.nodeid}: needs exactly one tier marker of {TIERS}, has {tiers}"
+            )
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterAccess]:
+    """One cluster for the whole session (see e2e/clusters.py for FERRY_CLUSTER)."""
+    with session_cluster(tmp_path_factory.mktemp("cluster")) as access:
+        yield access
+
+
+@pytest.fixture(scope="session")
+def core_api(cluster: ClusterAccess) -> Iterator[client.CoreV1Api]:
+    with cluster.api_client() as api:
+        yield client.CoreV1Api(api)
+
+
+def _namespace(
+    core_api: client.CoreV1Api, request: pytest.FixtureRequest, labels: dict[str, str]
+) -> Iterator[str]:
+    test_name = "".join(c if c.isalnum() else "-" for c in request.node.name.lower())
+    name = f"{test_name[:40].strip('-')}-{uuid.uuid4().hex[:6]}"
+    core_api.create_namespace(
+        client.V1Namespace(metadata=client.V1ObjectMeta(name=name, labels=labels))
+    )
+    yield name
+    core_api.delete_namespace(name)
+
+
+@pytest.fixture
+def namespace(core_api: client.CoreV1Api, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh namespace for one test, deleted afterwards."""
+    yield from _namespace(core_api, request, {})
+
+
+@pytest.fixture
+def restricted_namespace(
+    core_api: client.CoreV1Api, request: pytest.FixtureRequest
+) -> Iterator[str]:
+    """A fresh namespace whose Pod Security admission enforces the `restricted` profile."""
+    yield from _namespace(core_api, request, RESTRICTED_LABELS)
+
+
+@pytest.fixture(scope="session")
+def service_account_kubeconfig(
+    cluster: ClusterAccess, core_api: client.CoreV1Api, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[str, str], Path]:
+    """Make a kubeconfig that authenticates as a ServiceAccount (via TokenRequest), so code
+    under test runs with exactly that account's RBAC, not as admin."""
+    admin = yaml.safe_load(cluster.kubeconfig.read_text())
+    cluster_entry = admin["clusters"][0]
+    directory = tmp_path_factory.mktemp("sa-kubeconfigs")
+
+    def make(namespace: str, name: str) -> Path:
+        token = core_api.create_namespaced_service_account_token(
+            name,
+            namespace,
+            client.AuthenticationV1TokenRequest(
+                spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=3600 * 4)
+            ),
+        ).status.token
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [cluster_entry],
+            "users": [{"name": name, "user": {"token": token}}],
+            "contexts": [
+                {
+                    "name": name,
+                    "context": {
+                        "cluster": cluster_entry["name"],
+                        "user": name,
+                        "namespace": namespace,
+                    },
+                }
+            ],
+            "current-context": name,
+        }
+        path = directory / f"{namespace}-{name}.kubeconfig"
+        path.write_text(yaml.safe_dump(config))
+        path.chmod(0o600)
+        return path
+
+    return make
