@@ -181,8 +181,7 @@ def main() -> None:
             for served in servers.values():
                 served.stop()
     print(
-        "in-process ceiling: "
-        + ", ".join(f"batch {b}: {c:.0f} req/s" for b, c in ceilings.items())
+        "in-process ceiling: " + ", ".join(f"batch {b}: {c:.0f} req/s" for b, c in ceilings.items())
     )
 
 

@@ -146,7 +146,8 @@ class ServedModel:
         deadline = time.monotonic() + seconds
         status, body = 0, {}
         while time.monotonic() < deadline:
-            assert self.process is not None and self.process.poll() is None, self.tail()
+            assert self.process is not None
+            assert self.process.poll() is None, self.tail()
             status, body = self.readyz()
             if predicate(status, body):
                 return body
@@ -201,7 +202,8 @@ class ServedModel:
 
 def _load_tinynet() -> ModuleType:
     spec = importlib.util.spec_from_file_location("tinynet", MODEL_CLASS_FILE)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules["tinynet"] = module
     spec.loader.exec_module(module)

@@ -134,7 +134,12 @@ def fetch(
     argv += ["--dest", str(dest), "--termination-log", str(dest.parent / "termination-log")]
     argv += ["--retries", "1", "--backoff-seconds", "0.1", *extra]
     return subprocess.run(
-        argv, capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=120
+        argv,
+        check=False,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=120,
     )
 
 

@@ -96,7 +96,8 @@ def test_a_model_that_cannot_load_is_not_ready_while_ping_says_healthy(
         headers={"Authorization": f"Bearer {model.keys().inference}"},
         timeout=5,
     )
-    assert ping.status_code == 200 and ping.json()["status"] == "Healthy"
+    assert ping.status_code == 200
+    assert ping.json()["status"] == "Healthy"
     assert requests.get(f"{model.agent}/livez", timeout=5).status_code == 200
 
 

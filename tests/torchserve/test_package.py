@@ -17,7 +17,11 @@ CLASS = f"{Path(__file__).parent / 'tinynet.py'}:TinyNet"
 def ferry_package(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "ferry.cli", "package", *argv, "--name", "m", "--version", "1"]
     return subprocess.run(
-        [*command, "--output-dir", str(tmp_path)], capture_output=True, text=True, timeout=120
+        [*command, "--output-dir", str(tmp_path)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 

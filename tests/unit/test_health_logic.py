@@ -78,7 +78,8 @@ def test_window_across_a_restart_counts_from_zero() -> None:
     figures = window(snapshot(500, 0, 0, 9e6, 500, 1e6), snapshot(4, 0, 1, 4e3, 4, 400), 5)
     assert (figures.requests, figures.error_rate, figures.mean_queue_ms) == (4, 0.25, 0.1)
     empty = window(None, snapshot(0, 0, 0, 0, 0, 0), 5)
-    assert empty.mean_latency_ms is None and empty.error_rate == 0
+    assert empty.mean_latency_ms is None
+    assert empty.error_rate == 0
 
 
 def test_stats_json_uses_the_contract_names() -> None:

@@ -4,8 +4,9 @@ Shared by the operator (which puts `config.properties` in a ConfigMap), `ferry p
 (which puts the model-config into the archive) and the runtime tests (which start a real
 TorchServe from the same text). The hardening is not optional: token authorization on, the
 model register API off, URLs restricted to the local model store, management and metrics
-bound to loopback (gRPC included, which TorchServe cannot switch off), Prometheus metrics. Logging is set by `LOG4J2_CONFIG` (INFO, console),
-which the launcher passes to TorchServe: its default DEBUG logging halves throughput.
+bound to loopback (gRPC too: TorchServe cannot switch it off), Prometheus metrics.
+Logging comes from `log4j2.xml` beside this module (INFO, console), which the launcher
+passes to TorchServe: its default DEBUG logging halves throughput.
 """
 
 import json
