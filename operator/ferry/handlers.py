@@ -73,6 +73,9 @@ def register(registry: kopf.OperatorRegistry, ferry: FerrySettings, reconciler: 
         # Ferry posts its own Events on condition transitions; kopf's per-handler Events
         # would be one write per timer tick.
         settings.posting.enabled = False
+        # The CRD is installed before the operator starts (the chart's crds/): no need to
+        # watch CRDs and namespaces, or to hold the RBAC for it.
+        settings.scanning.disabled = True
         settings.watching.server_timeout = ferry.watch_timeout_seconds
         for resource in CHILD_RESOURCES:
             settings.watching.label_selectors[resource] = (
@@ -103,7 +106,17 @@ def register(registry: kopf.OperatorRegistry, ferry: FerrySettings, reconciler: 
         namespace: str | None, body: kopf.Body, resource: kopf.Resource, **_: Any
     ) -> None:
         owner = body.metadata.labels[labels.MODEL_DEPLOYMENT]
-        await reconcile(resource.plural, namespace or "", owner)
+        try:
+            await reconcile(resource.plural, namespace or "", owner)
+        except kopf.TemporaryError as error:
+            # Watch events are not retried; the owner's own handlers and the resync are.
+            logger.warning(
+                "%s/%s: reconcile after a %s change failed: %s",
+                namespace,
+                owner,
+                resource.kind,
+                error,
+            )
 
     for child in CHILD_RESOURCES:
         kopf.on.event(

@@ -35,14 +35,20 @@ class Resource:
 class ApiError(Exception):
     """The API server refused a request; `message` is its explanation."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, causes: tuple[str, ...] = ()) -> None:
         super().__init__(f"{status}: {message}")
         self.status = status
         self.message = message
+        self.causes = causes  # the `type` of each cause in the Status details
 
     @property
     def transient(self) -> bool:
         return self.status >= 500 or self.status in _TRANSIENT
+
+    @property
+    def gone(self) -> bool:
+        """The object, or the namespace it lives in, is being deleted."""
+        return self.status == _GONE or "NamespaceTerminating" in self.causes
 
 
 class KubeApi:
@@ -80,6 +86,17 @@ class KubeApi:
             query=[("fieldManager", FIELD_MANAGER), ("force", "true")],
             body=obj,
             content_type=APPLY_CONTENT_TYPE,
+        )
+
+    def replace(self, resource: Resource, obj: dict[str, Any]) -> None:
+        """Update (PUT) as `ferry`: for drift that apply cannot undo alone."""
+        metadata = obj["metadata"]
+        self._request(
+            "PUT",
+            resource,
+            resource.path(metadata["namespace"], metadata["name"]),
+            query=[("fieldManager", FIELD_MANAGER)],
+            body=obj,
         )
 
     def patch_status(
@@ -140,15 +157,17 @@ class KubeApi:
             raise ApiError(503, f"{method} {path}: {error}") from error
         if not 200 <= response.status < 300:
             metrics.API_ERRORS.labels(verb=method.lower(), resource=resource.plural).inc()
-            raise ApiError(response.status, _explanation(data, response.reason))
+            raise _refusal(response.status, data, response.reason)
         decoded: dict[str, Any] = json.loads(data) if data else {}
         return decoded
 
 
-def _explanation(data: bytes | None, fallback: str | None) -> str:
-    """The `message` of the Status object the API server sends with an error."""
+def _refusal(status: int, data: bytes | None, fallback: str | None) -> ApiError:
+    """An ApiError from the Status object the API server sends with an error."""
     try:
-        message = json.loads(data or b"").get("message")
+        body = json.loads(data or b"")
+        message = body.get("message")
+        causes = tuple(c.get("type", "") for c in (body.get("details") or {}).get("causes", []))
     except (ValueError, AttributeError):
-        message = None
-    return str(message or fallback or "no explanation")
+        message, causes = None, ()
+    return ApiError(status, str(message or fallback or "no explanation"), causes)

@@ -11,9 +11,12 @@ from ferry.build.network import OperatorIdentity
 from ferry.kube.api import ApiError, KubeApi
 from ferry.kube.events import event_object
 from ferry.kube.resources import CHILDREN, EVENTS, MODEL_DEPLOYMENTS, PODS
+from ferry.reconcile.drift import replacement
 from ferry.reconcile.plan import Plan, World, decide
 
 logger = logging.getLogger(__name__)
+
+_INVALID = 422
 
 
 def utc_now() -> datetime:
@@ -29,13 +32,21 @@ class Reconciler:
 
     def reconcile(self, namespace: str, name: str) -> None:
         """Converge one ModelDeployment. Raises ApiError only for transient failures."""
+        try:
+            self._converge(namespace, name)
+        except ApiError as error:
+            if not error.gone:
+                raise
+            # The object or its namespace is being deleted: nothing is left to converge.
+
+    def _converge(self, namespace: str, name: str) -> None:
         body = self.kube.get(MODEL_DEPLOYMENTS, namespace, name)
         if body is None or body["metadata"].get("deletionTimestamp"):
             return  # gone or going: garbage collection removes the children
         world = self.read_world(namespace, name)
         now = self.clock()
         plan = decide(body, world, now, self.operator)
-        rejected = self._apply(plan)
+        rejected = self._apply(namespace, plan, world)
         if rejected:
             plan = decide(body, world, now, self.operator, rejected)
         if plan.status is not None:
@@ -58,23 +69,36 @@ class Reconciler:
             pods=self.kube.list_labelled(PODS, namespace, selector),
         )
 
-    def _apply(self, plan: Plan) -> list[str]:
+    def _apply(self, namespace: str, plan: Plan, world: World) -> list[str]:
         """Apply every child; the API server's refusals come back as messages for status."""
+        observed = {(o["kind"], o["metadata"]["name"]): o for o in world.children}
         rejected = []
         for child in plan.apply:
-            where = f"{child['kind']} {child['metadata']['name']}"
+            kind, name = child["kind"], child["metadata"]["name"]
             try:
-                self.kube.apply(CHILDREN[child["kind"]], child)
-                logger.info("%s: applied %s", child["metadata"]["namespace"], where)
+                self._apply_one(child, observed.get((kind, name)))
+                logger.info("%s: applied %s %s", namespace, kind, name)
             except ApiError as error:
-                if error.transient:
+                if error.transient or error.gone:
                     raise
-                rejected.append(f"{where}: {error.message}")
+                logger.warning("%s: %s %s refused: %s", namespace, kind, name, error)
+                rejected.append(f"{kind} {name}: {error.message}")
         return rejected
+
+    def _apply_one(self, child: dict[str, Any], observed: dict[str, Any] | None) -> None:
+        resource = CHILDREN[child["kind"]]
+        try:
+            self.kube.apply(resource, child)
+        except ApiError as error:
+            if error.status != _INVALID or observed is None:
+                raise
+            # Apply cannot remove a clashing entry another manager owns; a replace can.
+            self.kube.replace(resource, replacement(observed, child))
 
     def _post(self, namespace: str, event: dict[str, Any]) -> None:
         # Events are best effort: losing one must not fail the reconcile that caused it.
         try:
             self.kube.create(EVENTS, namespace, event)
         except ApiError as error:
-            logger.warning("could not post event %s: %s", event["reason"], error)
+            if not error.gone:
+                logger.warning("could not post event %s: %s", event["reason"], error)

@@ -28,3 +28,28 @@ def covers(observed: Any, desired: Any) -> bool:
         )
     # bool is an int in Python; `True == 1` must not pass for a Kubernetes field.
     return type(observed) is type(desired) and bool(observed == desired)
+
+
+def replacement(observed: dict[str, Any], desired: dict[str, Any]) -> dict[str, Any]:
+    """The body of an update (PUT) that forces `desired` onto `observed`.
+
+    For drift apply cannot undo: a list entry another manager owns that clashes with ours
+    (say, a Service port renamed by hand). Maps merge, so server-set fields such as a
+    clusterIP survive; lists are replaced whole; resourceVersion guards against races.
+    """
+    merged = _overlay(observed, desired)
+    merged["metadata"] = {k: v for k, v in merged["metadata"].items() if k != "managedFields"}
+    merged.pop("status", None)
+    return merged
+
+
+def _overlay(observed: dict[str, Any], desired: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(observed)
+    for key, value in desired.items():
+        current = observed.get(key)
+        merged[key] = (
+            _overlay(current, value)
+            if isinstance(value, dict) and isinstance(current, dict)
+            else value
+        )
+    return merged

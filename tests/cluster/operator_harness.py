@@ -1,0 +1,261 @@
+"""Run the Ferry operator against the test cluster the way the chart runs it.
+
+The chart (CRD, ServiceAccount, least-privilege RBAC, operator Deployment) is rendered with
+`helm template` and applied into a namespace that enforces Pod Security `restricted`; the
+operator process then runs here, authenticated with a token of the chart's ServiceAccount,
+so every request it makes is checked against exactly the chart's RBAC. (The chart's own pod
+is admitted and "runs" under kwok, but no container runs in this world.)
+"""
+
+import contextlib
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import yaml
+from kubernetes import client
+
+from e2e.localcluster import ClusterAccess
+
+REPO = Path(__file__).resolve().parents[2]
+CHART = REPO / "charts" / "ferry"
+RESTRICTED = {
+    "pod-security.kubernetes.io/enforce": "restricted",
+    "pod-security.kubernetes.io/enforce-version": "latest",
+}
+GROUP, VERSION, PLURAL = "serving.ferry.dev", "v1alpha1", "modeldeployments"
+T = TypeVar("T")
+
+
+def wait_for(probe: Callable[[], T], accept: Callable[[T], bool], timeout: float, what: str) -> T:
+    """Poll until `accept(probe())`; on timeout fail with what was last seen."""
+    deadline = time.monotonic() + timeout
+    while True:
+        seen = probe()
+        if accept(seen):
+            return seen
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout}s; last saw {seen!r}")
+        time.sleep(0.3)
+
+
+def render_chart(release: str, namespace: str, *extra: str) -> list[dict[str, Any]]:
+    rendered = subprocess.run(
+        [
+            str(helm_binary()),
+            "template",
+            release,
+            str(CHART),
+            "-n",
+            namespace,
+            "--include-crds",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [doc for doc in yaml.safe_load_all(rendered) if doc]
+
+
+def helm_binary() -> Path:
+    cache = Path(os.environ.get("FERRY_CACHE", Path.home() / ".cache" / "ferry"))
+    return cache / "bin" / "helm"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class RunningOperator:
+    namespace: str  # where the chart is installed
+    service_account: str
+    metrics_url: str
+    log: Path
+
+    def metric_total(self, name: str) -> float:
+        """Sum of every series of one counter on the operator's /metrics."""
+        with urllib.request.urlopen(self.metrics_url, timeout=5) as response:
+            text = response.read().decode()
+        pattern = re.compile(rf"^{name}(\{{[^}}]*\}})? (\S+)$", re.MULTILINE)
+        return sum(float(value) for _, value in pattern.findall(text))
+
+    def writes(self) -> float:
+        return self.metric_total("ferry_api_writes_total")
+
+    def wait_quiet(self, quiet_seconds: float = 10, timeout: float = 90) -> float:
+        """Wait until the operator wrote nothing for `quiet_seconds`; return the write count."""
+        deadline = time.monotonic() + timeout
+        count = self.writes()
+        while time.monotonic() < deadline:
+            time.sleep(quiet_seconds)
+            count, previous = self.writes(), count
+            if count == previous:
+                return count
+        raise AssertionError(f"the operator kept writing for {timeout}s (log: {self.log})")
+
+    def refusals(self) -> list[str]:
+        """Log lines where RBAC denied the operator a request (not, say, a namespace that
+        refuses new objects while it terminates)."""
+        denied = re.compile(
+            r'forbidden: User "system:serviceaccount:[^"]+" cannot|Not enough permissions'
+        )
+        return [line for line in self.log.read_text().splitlines() if denied.search(line)]
+
+
+@contextlib.contextmanager
+def operator_running(
+    cluster: ClusterAccess,
+    service_account_kubeconfig: Callable[[str, str], Path],
+    work_dir: Path,
+    resync_seconds: float = 10,
+) -> Iterator[RunningOperator]:
+    suffix = uuid.uuid4().hex[:6]
+    namespace, release = f"ferry-system-{suffix}", f"ferry-{suffix}"
+    objects = render_chart(release, namespace)
+    with cluster.api_client() as api:
+        core = client.CoreV1Api(api)
+        core.create_namespace(
+            client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace, labels=RESTRICTED))
+        )
+        cluster.kubectl("apply", "--server-side", "-f", "-", input=yaml.safe_dump_all(objects))
+        cluster.kubectl(
+            "wait", "--for=condition=Established", f"crd/{PLURAL}.{GROUP}", "--timeout=60s"
+        )
+        kubeconfig = service_account_kubeconfig(namespace, release)
+        metrics_port, health_port = _free_port(), _free_port()
+        log = work_dir / f"operator-{suffix}.log"
+        env = {
+            **os.environ,
+            "KUBECONFIG": str(kubeconfig),
+            "FERRY_NAMESPACE": namespace,
+            "FERRY_POD_LABELS": ",".join(
+                f"app.kubernetes.io/{key}={value}"
+                for key, value in (
+                    ("name", "ferry"),
+                    ("instance", release),
+                    ("component", "operator"),
+                )
+            ),
+            "FERRY_RESYNC_SECONDS": str(resync_seconds),
+            "FERRY_RETRY_BACKOFF_SECONDS": "1",
+            "FERRY_METRICS_PORT": str(metrics_port),
+            "FERRY_HEALTH_PORT": str(health_port),
+        }
+        env.pop("KUBERNETES_SERVICE_HOST", None)
+        with log.open("w") as output:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "ferry"], env=env, stdout=output, stderr=subprocess.STDOUT
+            )
+        running = RunningOperator(
+            namespace, release, f"http://127.0.0.1:{metrics_port}/metrics", log
+        )
+        try:
+            wait_for(
+                lambda: _healthy(health_port) and process.poll() is None,
+                bool,
+                timeout=60,
+                what=f"operator healthy (log: {log})",
+            )
+            yield running
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+            core.delete_namespace(namespace)
+            rbac = client.RbacAuthorizationV1Api(api)
+            rbac.delete_cluster_role_binding(release)
+            rbac.delete_cluster_role(release)
+
+
+def _healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+class ModelDeployments:
+    """ModelDeployments in one namespace, read as plain dicts with an admin client."""
+
+    def __init__(self, cluster: ClusterAccess, namespace: str) -> None:
+        self.cluster = cluster
+        self.namespace = namespace
+        self._api = cluster.api_client()
+        self.custom = client.CustomObjectsApi(self._api)
+        self.apps = client.AppsV1Api(self._api)
+        self.core = client.CoreV1Api(self._api)
+        self.networking = client.NetworkingV1Api(self._api)
+        self.policy = client.PolicyV1Api(self._api)
+
+    def apply(self, manifest: str | Path) -> None:
+        text = manifest.read_text() if isinstance(manifest, Path) else manifest
+        self.cluster.kubectl("apply", "-n", self.namespace, "-f", "-", input=text)
+
+    def get(self, name: str) -> dict[str, Any]:
+        found: dict[str, Any] = self.custom.get_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, PLURAL, name
+        )
+        return found
+
+    def condition(self, name: str, kind: str) -> dict[str, Any]:
+        conditions = (self.get(name).get("status") or {}).get("conditions") or []
+        return next((c for c in conditions if c["type"] == kind), {})
+
+    def wait_condition(
+        self, name: str, kind: str, status: str, reason: str | None = None, timeout: float = 60
+    ) -> dict[str, Any]:
+        return wait_for(
+            lambda: self.condition(name, kind),
+            lambda c: c.get("status") == status and reason in (None, c.get("reason")),
+            timeout,
+            f"{self.namespace}/{name} {kind}={status} {reason or ''}",
+        )
+
+    def deployments(self, name: str) -> list[Any]:
+        selector = f"serving.ferry.dev/model-deployment={name}"
+        items: list[Any] = self.apps.list_namespaced_deployment(
+            self.namespace, label_selector=selector
+        ).items
+        return items
+
+    def close(self) -> None:
+        self._api.close()
+
+
+@pytest.fixture(scope="module")
+def ferry_operator(
+    cluster: ClusterAccess,
+    service_account_kubeconfig: Callable[[str, str], Path],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[RunningOperator]:
+    """One operator per test module, with the chart's RBAC; it must never be refused."""
+    with operator_running(
+        cluster, service_account_kubeconfig, tmp_path_factory.mktemp("operator")
+    ) as running:
+        yield running
+        assert running.refusals() == [], f"the chart's RBAC refused the operator: {running.log}"
+
+
+@pytest.fixture
+def models(cluster: ClusterAccess, namespace: str) -> Iterator[ModelDeployments]:
+    deployments = ModelDeployments(cluster, namespace)
+    yield deployments
+    deployments.close()
