@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.unit import md_samples as s
-from tests.unit.pod_security import restricted_violations
 
 from ferry.api.parse import parse_model_deployment
 from ferry.build.network import OperatorIdentity
 from ferry.build.workload import revision_of
 from ferry.reconcile.plan import World, decide
+from tests.unit import md_samples as s
+from tests.unit.pod_security import restricted_violations
 
 pytestmark = pytest.mark.unit
 

@@ -1,9 +1,9 @@
 """Parsing ModelDeployment objects into typed models (unit world: pure)."""
 
 import pytest
-from tests.unit.md_samples import model_deployment, with_spec
 
 from ferry.api.parse import SpecError, parse_model_deployment, parse_status
+from tests.unit.md_samples import model_deployment, with_spec
 
 pytestmark = pytest.mark.unit
 

@@ -4,8 +4,6 @@ import json
 from typing import Any
 
 import pytest
-from tests.unit.md_samples import SHA, model_deployment, with_spec
-from tests.unit.pod_security import restricted_violations
 
 from ferry import contract
 from ferry.api.parse import parse_model_deployment
@@ -14,6 +12,8 @@ from ferry.build.network import OperatorIdentity
 from ferry.build.workload import revision_of
 from ferry.torchserve.config import ServingConfig, render_config_properties
 from ferry.torchserve.settings import ServeSettings
+from tests.unit.md_samples import SHA, model_deployment, with_spec
+from tests.unit.pod_security import restricted_violations
 
 pytestmark = pytest.mark.unit
 

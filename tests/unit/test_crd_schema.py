@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 import yaml
 from pydantic import BaseModel
-from tests.unit.md_samples import model_deployment
 
 from ferry.api import spec as spec_models
 from ferry.api.spec import ModelDeploymentSpec
 from ferry.api.status import Condition, ModelDeploymentStatus
+from tests.unit.md_samples import model_deployment
 
 pytestmark = pytest.mark.unit
 

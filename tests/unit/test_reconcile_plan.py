@@ -5,11 +5,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from tests.unit import md_samples as s
 
 from ferry.build.network import OperatorIdentity
 from ferry.reconcile.drift import covers, needs_apply
 from ferry.reconcile.plan import ChildRef, World, decide
+from tests.unit import md_samples as s
 
 pytestmark = pytest.mark.unit
 

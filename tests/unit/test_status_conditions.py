@@ -4,12 +4,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from tests.unit import md_samples as s
 
 from ferry.api.parse import parse_model_deployment
 from ferry.build.network import OperatorIdentity
 from ferry.build.workload import revision_of
 from ferry.reconcile.plan import World, decide
+from tests.unit import md_samples as s
 
 pytestmark = pytest.mark.unit
 

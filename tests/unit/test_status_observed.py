@@ -1,9 +1,9 @@
 """What pods and Deployments say, as plain views (unit world: pure)."""
 
 import pytest
-from tests.unit import md_samples as s
 
 from ferry.reconcile.observed import deployment_view, pod_view
+from tests.unit import md_samples as s
 
 pytestmark = pytest.mark.unit
 
