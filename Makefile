@@ -7,7 +7,7 @@ FERRY_CACHE ?= $(HOME)/.cache/ferry
 export FERRY_CACHE
 export PATH := $(CURDIR)/$(VENV)/bin:$(FERRY_CACHE)/bin:$(PATH)
 
-.PHONY: help venv binaries cluster cluster-down lint test test-unit test-cluster \
+.PHONY: help venv constraints binaries cluster cluster-down lint test test-unit test-cluster \
         test-torchserve test-e2e demo bench clean
 
 help:
@@ -16,13 +16,21 @@ help:
 	@echo "make cluster     start the local cluster (idempotent); cluster-down stops it"
 	@echo "make bench       run the benchmarks in benchmarks/"
 
-$(VENV)/.installed: pyproject.toml
+# constraints.txt pins every dependency (regenerate with `make constraints`): without it pip
+# backtracks for a long time through boto3/botocore releases on a fresh machine.
+$(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[runtime,test,dev]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[runtime,test,dev]'
 	touch $@
 
 venv: $(VENV)/.installed
+
+constraints: venv
+	$(PY) -m pip install --quiet uv
+	$(VENV)/bin/uv pip compile pyproject.toml --extra runtime --extra test --extra dev \
+	  --python-version 3.11 --python-platform x86_64-unknown-linux-gnu --upgrade \
+	  --no-header --no-annotate -o constraints.txt
 
 binaries:
 	bash e2e/localcluster/build.sh
