@@ -63,6 +63,11 @@ test-e2e: venv binaries
 test: lint binaries
 	$(PY) -m pytest -m "unit or cluster or torchserve or e2e"
 
+# The local cluster, the CRD and the chart's RBAC, the operator as the chart's ServiceAccount,
+# the examples reaching Ready, and a tampered artifact reported precisely (e2e/demo.py).
+demo: venv binaries
+	$(PY) -m e2e.demo
+
 bench: venv binaries
 	$(PY) -m benchmarks
 
