@@ -8,30 +8,29 @@ Ready, then shows how an artifact whose checksum does not match is reported.
 
 import argparse
 import os
-import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from e2e.demo_operator import (
+    ACCESS_KINDS,
+    OperatorProcess,
+    install_access,
+    render_chart,
+    start_operator,
+    token_kubeconfig,
+)
 from e2e.localcluster import ClusterError, LocalCluster
 from e2e.localcluster.cluster import DEFAULT_RUN_DIR
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_DIR = REPO / ".run" / "demo"
 OPERATOR_NS, RELEASE, MODELS_NS = "ferry-system", "ferry", "demo"
-INSTALLED_KINDS = {
-    "CustomResourceDefinition",
-    "ServiceAccount",
-    "ClusterRole",
-    "ClusterRoleBinding",
-}
-HEALTH_PORT, METRICS_PORT = 18080, 19090
 
 
 class Demo:
@@ -71,55 +70,24 @@ class Demo:
 
 def install(demo: Demo) -> Path:
     demo.step("1. Install the CRD and the chart's RBAC (least privilege, no Secrets)")
-    rendered = demo.run(
-        "helm", "template", RELEASE, "charts/ferry", "-n", OPERATOR_NS, "--include-crds", show=False
-    )
-    wanted = [d for d in yaml.safe_load_all(rendered) if d and d["kind"] in INSTALLED_KINDS]
     demo.run("kubectl", "apply", "-f", "-", input=_namespace(OPERATOR_NS, restricted=True))
-    demo.run("kubectl", "apply", "--server-side", "-f", "-", input=yaml.safe_dump_all(wanted))
-    demo.run("kubectl", "wait", "--for=condition=Established",
-             "crd/modeldeployments.serving.ferry.dev")  # fmt: skip
+    print(
+        f"$ helm template {RELEASE} charts/ferry -n {OPERATOR_NS} --include-crds"
+        " | (CRD, ServiceAccount, ClusterRole, ClusterRoleBinding) | kubectl apply -f -"
+    )
+    objects = render_chart(RELEASE, OPERATOR_NS)
+    install_access(demo.cluster, [o for o in objects if o["kind"] in ACCESS_KINDS])
     demo.run("kubectl", "describe", "clusterrole", RELEASE)
-    token = demo.run(
-        "kubectl", "create", "token", RELEASE, "-n", OPERATOR_NS, "--duration=2h", show=False
-    ).strip()
-    admin = yaml.safe_load(demo.cluster.kubeconfig.read_text())
-    cluster_entry = admin["clusters"][0]
-    kubeconfig = DEMO_DIR / "operator.kubeconfig"
-    context = {"cluster": cluster_entry["name"], "user": RELEASE}
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [cluster_entry],
-        "users": [{"name": RELEASE, "user": {"token": token}}],
-        "contexts": [{"name": RELEASE, "context": context}],
-        "current-context": RELEASE,
-    }
-    kubeconfig.write_text(yaml.safe_dump(config))
-    kubeconfig.chmod(0o600)
-    return kubeconfig
+    return token_kubeconfig(demo.cluster, OPERATOR_NS, RELEASE, DEMO_DIR / "operator.kubeconfig")
 
 
-def start_operator(demo: Demo, kubeconfig: Path) -> subprocess.Popen[bytes]:
+def run_operator(demo: Demo, kubeconfig: Path) -> OperatorProcess:
     demo.step("2. Run the operator as the chart's ServiceAccount (not as admin)")
     log = DEMO_DIR / "operator.log"
     print(f"$ KUBECONFIG={kubeconfig} python -m ferry   # log: {log}")
-    env = {
-        **demo.env,
-        "KUBECONFIG": str(kubeconfig),
-        "FERRY_NAMESPACE": OPERATOR_NS,
-        "FERRY_HEALTH_PORT": str(HEALTH_PORT),
-        "FERRY_METRICS_PORT": str(METRICS_PORT),
-    }
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "ferry"], env=env, stdout=output, stderr=subprocess.STDOUT
-        )
-    demo.until(
-        "the operator's /healthz", lambda: _answers(f"http://127.0.0.1:{HEALTH_PORT}/healthz")
-    )
-    print(f"operator healthy; metrics on http://127.0.0.1:{METRICS_PORT}/metrics")
-    return process
+    operator = start_operator(kubeconfig, OPERATOR_NS, RELEASE, log)
+    print(f"operator healthy; metrics on {operator.metrics_url}")
+    return operator
 
 
 def serve_examples(demo: Demo) -> None:
@@ -173,14 +141,6 @@ def _namespace(name: str, *, restricted: bool) -> str:
     )
 
 
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m e2e.demo", description=__doc__)
     parser.add_argument("--keep", action="store_true", help="leave the operator running")
@@ -195,7 +155,7 @@ def main() -> int:
     try:
         cluster.up()
         demo.run("kubectl", "get", "nodes", "-L", "nvidia.com/gpu.product")
-        operator = start_operator(demo, install(demo))
+        operator = run_operator(demo, install(demo))
         serve_examples(demo)
         tampered_artifact(demo)
     except ClusterError as error:
@@ -203,10 +163,9 @@ def main() -> int:
         return 1
     finally:
         if operator is not None and args.keep:
-            print(f"\nthe operator keeps running as pid {operator.pid}")
+            print(f"\nthe operator keeps running as pid {operator.process.pid}")
         elif operator is not None:
-            operator.send_signal(signal.SIGTERM)
-            operator.wait(timeout=30)
+            operator.stop()
     demo.step("Done")
     print(f"export KUBECONFIG={cluster.kubeconfig}; kubectl get md -n {MODELS_NS}")
     print("Stop everything with: make cluster-down")

@@ -8,13 +8,8 @@ is admitted and "runs" under kwok, but no container runs in this world.)
 """
 
 import contextlib
-import os
 import re
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,13 +17,16 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-import yaml
 from kubernetes import client
 
+from e2e.demo_operator import (
+    OperatorProcess,
+    install_access,
+    render_chart,
+    start_operator,
+)
 from e2e.localcluster import ClusterAccess
 
-REPO = Path(__file__).resolve().parents[2]
-CHART = REPO / "charts" / "ferry"
 RESTRICTED = {
     "pod-security.kubernetes.io/enforce": "restricted",
     "pod-security.kubernetes.io/enforce-version": "latest",
@@ -49,50 +47,20 @@ def wait_for(probe: Callable[[], T], accept: Callable[[T], bool], timeout: float
         time.sleep(0.3)
 
 
-def render_chart(release: str, namespace: str, *extra: str) -> list[dict[str, Any]]:
-    rendered = subprocess.run(
-        [
-            str(helm_binary()),
-            "template",
-            release,
-            str(CHART),
-            "-n",
-            namespace,
-            "--include-crds",
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return [doc for doc in yaml.safe_load_all(rendered) if doc]
-
-
-def helm_binary() -> Path:
-    cache = Path(os.environ.get("FERRY_CACHE", Path.home() / ".cache" / "ferry"))
-    return cache / "bin" / "helm"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @dataclass
 class RunningOperator:
     namespace: str  # where the chart is installed
     service_account: str
-    metrics_url: str
-    log: Path
+    process: OperatorProcess
+
+    @property
+    def log(self) -> Path:
+        return self.process.log
 
     def metric_total(self, name: str) -> float:
         """Sum of every series of one counter on the operator's /metrics."""
-        with urllib.request.urlopen(self.metrics_url, timeout=5) as response:
-            text = response.read().decode()
         pattern = re.compile(rf"^{name}(\{{[^}}]*\}})? (\S+)$", re.MULTILINE)
-        return sum(float(value) for _, value in pattern.findall(text))
+        return sum(float(value) for _, value in pattern.findall(self.process.metrics()))
 
     def writes(self) -> float:
         return self.metric_total("ferry_api_writes_total")
@@ -111,9 +79,7 @@ class RunningOperator:
     def refusals(self) -> list[str]:
         """Log lines where RBAC denied the operator a request (not, say, a namespace that
         refuses new objects while it terminates)."""
-        denied = re.compile(
-            r'forbidden: User "system:serviceaccount:[^"]+" cannot|Not enough permissions'
-        )
+        denied = re.compile(r'forbidden: User "system:serviceaccount:[^"]+" cannot')
         return [line for line in self.log.read_text().splitlines() if denied.search(line)]
 
 
@@ -126,70 +92,28 @@ def operator_running(
 ) -> Iterator[RunningOperator]:
     suffix = uuid.uuid4().hex[:6]
     namespace, release = f"ferry-system-{suffix}", f"ferry-{suffix}"
-    objects = render_chart(release, namespace)
     with cluster.api_client() as api:
         core = client.CoreV1Api(api)
         core.create_namespace(
             client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace, labels=RESTRICTED))
         )
-        cluster.kubectl("apply", "--server-side", "-f", "-", input=yaml.safe_dump_all(objects))
-        cluster.kubectl(
-            "wait", "--for=condition=Established", f"crd/{PLURAL}.{GROUP}", "--timeout=60s"
-        )
-        kubeconfig = service_account_kubeconfig(namespace, release)
-        metrics_port, health_port = _free_port(), _free_port()
-        log = work_dir / f"operator-{suffix}.log"
-        env = {
-            **os.environ,
-            "KUBECONFIG": str(kubeconfig),
-            "FERRY_NAMESPACE": namespace,
-            "FERRY_POD_LABELS": ",".join(
-                f"app.kubernetes.io/{key}={value}"
-                for key, value in (
-                    ("name", "ferry"),
-                    ("instance", release),
-                    ("component", "operator"),
-                )
-            ),
-            "FERRY_RESYNC_SECONDS": str(resync_seconds),
-            "FERRY_RETRY_BACKOFF_SECONDS": "1",
-            "FERRY_METRICS_PORT": str(metrics_port),
-            "FERRY_HEALTH_PORT": str(health_port),
-        }
-        env.pop("KUBERNETES_SERVICE_HOST", None)
-        with log.open("w") as output:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "ferry"], env=env, stdout=output, stderr=subprocess.STDOUT
-            )
-        running = RunningOperator(
-            namespace, release, f"http://127.0.0.1:{metrics_port}/metrics", log
+        install_access(cluster, render_chart(release, namespace))
+        process = start_operator(
+            service_account_kubeconfig(namespace, release),
+            namespace,
+            release,
+            work_dir / f"operator-{suffix}.log",
+            RESYNC_SECONDS=str(resync_seconds),
+            RETRY_BACKOFF_SECONDS="1",
         )
         try:
-            wait_for(
-                lambda: _healthy(health_port) and process.poll() is None,
-                bool,
-                timeout=60,
-                what=f"operator healthy (log: {log})",
-            )
-            yield running
+            yield RunningOperator(namespace, release, process)
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            process.stop()
             core.delete_namespace(namespace)
             rbac = client.RbacAuthorizationV1Api(api)
             rbac.delete_cluster_role_binding(release)
             rbac.delete_cluster_role(release)
-
-
-def _healthy(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
 
 
 class ModelDeployments:

@@ -14,8 +14,9 @@ import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from e2e.demo_operator import REPO
 from e2e.localcluster import ClusterAccess
-from tests.cluster.operator_harness import GROUP, PLURAL, REPO, VERSION
+from tests.cluster.operator_harness import GROUP, PLURAL, VERSION
 
 pytestmark = pytest.mark.cluster
 

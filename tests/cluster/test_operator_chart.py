@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 import yaml
 
+from e2e.demo_operator import CHART, helm_binary, render_chart
 from e2e.localcluster import ClusterAccess
-from tests.cluster.operator_harness import CHART, helm_binary, render_chart, wait_for
+from tests.cluster.operator_harness import wait_for
 
 pytestmark = pytest.mark.cluster
 

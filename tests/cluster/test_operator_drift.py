@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
+from e2e.demo_operator import REPO
 from e2e.localcluster import ClusterAccess
 from tests.cluster import operator_harness as harness
-from tests.cluster.operator_harness import REPO, ModelDeployments, RunningOperator, wait_for
+from tests.cluster.operator_harness import ModelDeployments, RunningOperator, wait_for
 
 # Fixtures: one operator for this module (the chart's RBAC), a namespace per test.
 ferry_operator = harness.ferry_operator
