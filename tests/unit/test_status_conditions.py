@@ -182,3 +182,22 @@ def test_each_transition_gets_one_event() -> None:
     again = decide(body, world, NOW + timedelta(seconds=30), OPERATOR)
     assert again.events == ()
     assert again.status is None
+
+
+def test_a_healthy_start_is_quiet_until_something_changes() -> None:
+    body = s.model_deployment(replicas=1)
+    rev = revision(body)
+    loading = [s.pod("resnet", rev, f"resnet-{rev}-a")]
+    first = decide(
+        body, World([s.deployment("resnet", rev, replicas=1, ready=0)], loading), NOW, OPERATOR
+    )
+    assert first.events == ()  # not ready yet is what a new object is
+    body["status"] = first.status
+    ready = [s.ready_pod("resnet", rev, f"resnet-{rev}-a")]
+    later = decide(
+        body, World([s.deployment("resnet", rev, replicas=1, ready=1)], ready), NOW, OPERATOR
+    )
+    assert {(e.type, e.reason) for e in later.events} >= {
+        ("Normal", "Serving"),
+        ("Normal", "RolloutComplete"),
+    }

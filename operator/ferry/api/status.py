@@ -33,9 +33,6 @@ class Condition(_Status):
     observed_generation: int = 0
     last_transition_time: Timestamp
 
-    def same_state(self, other: "Condition") -> bool:
-        return (self.status, self.reason) == (other.status, other.reason)
-
 
 class ModelDeploymentStatus(_Status):
     observed_generation: int = 0

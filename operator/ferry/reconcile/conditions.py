@@ -13,16 +13,6 @@ DEGRADED: Final = "Degraded"
 ARTIFACT_VERIFIED: Final = "ArtifactVerified"
 SCHEDULED: Final = "Scheduled"
 
-# The (type, status) pairs a user should look at; every other transition is Normal.
-_WARNING_STATES: Final = {
-    (READY, "False"),
-    (DEGRADED, "True"),
-    (ARTIFACT_VERIFIED, "False"),
-    (SCHEDULED, "False"),
-}
-_WARNING_REASONS: Final = {"ProgressDeadlineExceeded", "ApplyFailed", "InvalidSpec"}
-_QUIET_REASONS: Final = {"ScaledToZero"}
-
 
 @dataclass(frozen=True)
 class Verdict:
@@ -32,6 +22,7 @@ class Verdict:
     status: ConditionStatus
     reason: str
     message: str
+    failure: bool = False  # says something is wrong: a Warning event, not a Normal one
 
 
 @dataclass(frozen=True)
@@ -67,24 +58,26 @@ def merge(
 
 
 def transition_events(
-    previous: Sequence[Condition], current: Sequence[Condition]
+    previous: Sequence[Condition], verdicts: Sequence[Verdict]
 ) -> list[EventSpec]:
-    """One Event for every condition whose status or reason changed."""
+    """One Event for every condition whose status or reason changed.
+
+    A condition's first value is news only when it reports a failure: a new object starting
+    out not-ready-yet is expected, not an event.
+    """
     before = {c.type: c for c in previous}
     events = []
-    for condition in current:
-        old = before.get(condition.type)
-        if old is not None and old.same_state(condition):
+    for verdict in verdicts:
+        old = before.get(verdict.type)
+        if old is None and not verdict.failure:
             continue
-        warning = (
-            (condition.type, condition.status) in _WARNING_STATES
-            or condition.reason in _WARNING_REASONS
-        ) and condition.reason not in _QUIET_REASONS
+        if old is not None and (old.status, old.reason) == (verdict.status, verdict.reason):
+            continue
         events.append(
             EventSpec(
-                type="Warning" if warning else "Normal",
-                reason=condition.reason,
-                message=f"{condition.type} is {condition.status}: {condition.message}",
+                type="Warning" if verdict.failure else "Normal",
+                reason=verdict.reason,
+                message=f"{verdict.type} is {verdict.status}: {verdict.message}",
             )
         )
     return events

@@ -70,13 +70,13 @@ def decide(
         if needs_apply(child, observed.get((child["kind"], child["metadata"]["name"])))
     )
     seen = _observation(md, owned, world.pods)
-    status = evaluate(
+    assessment = evaluate(
         md, revision=revision, previous=previous, seen=seen, apply_errors=apply_errors, now=now
     )
     return Plan(
         apply=to_apply,
-        status=_if_changed(status, body),
-        events=tuple(c.transition_events(previous.conditions, status.conditions)),
+        status=_if_changed(assessment.status, body),
+        events=assessment.events,
         delete=() if apply_errors else _stale(md, revision, previous, seen, owned),
         revision=revision,
     )
@@ -136,9 +136,9 @@ def _invalid_spec_plan(
     """Touch no child (what serves keeps serving) and say what to fix."""
     generation = int(body["metadata"].get("generation") or 0)
     verdicts = [
-        c.Verdict(c.READY, "False", "InvalidSpec", error),
-        c.Verdict(c.PROGRESSING, "False", "InvalidSpec", error),
-        c.Verdict(c.DEGRADED, "True", "InvalidSpec", error),
+        c.Verdict(c.READY, "False", "InvalidSpec", error, failure=True),
+        c.Verdict(c.PROGRESSING, "False", "InvalidSpec", error, failure=True),
+        c.Verdict(c.DEGRADED, "True", "InvalidSpec", error, failure=True),
     ]
     conditions = c.merge(previous.conditions, verdicts, generation, now)
     status = previous.model_copy(
@@ -146,5 +146,5 @@ def _invalid_spec_plan(
     )
     return Plan(
         status=_if_changed(status, body),
-        events=tuple(c.transition_events(previous.conditions, conditions)),
+        events=tuple(c.transition_events(previous.conditions, verdicts)),
     )

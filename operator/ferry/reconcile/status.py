@@ -15,6 +15,12 @@ from ferry.reconcile.observed import DeploymentView, PodView
 
 
 @dataclass(frozen=True)
+class Assessment:
+    status: ModelDeploymentStatus
+    events: tuple[c.EventSpec, ...]
+
+
+@dataclass(frozen=True)
 class Observation:
     deployments: dict[str, DeploymentView]  # by revision
     pods: tuple[PodView, ...]
@@ -56,7 +62,7 @@ def evaluate(
     seen: Observation,
     apply_errors: Sequence[str],
     now: datetime,
-) -> ModelDeploymentStatus:
+) -> Assessment:
     stable, stable_version = stable_after(md, revision, previous, seen)
     serving = [d for r, d in seen.deployments.items() if r in (revision, stable)]
     ready = sum(d.ready_replicas for d in serving)
@@ -76,7 +82,7 @@ def evaluate(
         _artifact_verified(revision, stable, seen.pods_of(revision)),
         _scheduled(md, revision, seen.pods_of(revision)),
     ]
-    return ModelDeploymentStatus(
+    status = ModelDeploymentStatus(
         observed_generation=md.generation,
         conditions=c.merge(previous.conditions, verdicts, md.generation, now),
         replicas=sum(d.replicas for d in serving),
@@ -87,6 +93,7 @@ def evaluate(
         model_version=stable_version or _answering_version(md, target),
         url=inference_url(md),
     )
+    return Assessment(status, tuple(c.transition_events(previous.conditions, verdicts)))
 
 
 def _answering_version(md: ModelDeployment, target: DeploymentView | None) -> str:
@@ -166,7 +173,7 @@ def _ready(md: ModelDeployment, ready: int, failures: list[Failure]) -> c.Verdic
         return c.Verdict(c.READY, "True", "Serving", f"{counts} for model {md.spec.model.name}")
     if failures:
         first = failures[0]
-        return c.Verdict(c.READY, "False", first.reason, f"{counts}: {first.message}")
+        return c.Verdict(c.READY, "False", first.reason, f"{counts}: {first.message}", True)
     return c.Verdict(
         c.READY, "False", "ReplicasNotReady", f"{counts}, {needed} needed; the model is loading"
     )
@@ -182,10 +189,10 @@ def _progressing(
     apply_errors: Sequence[str],
 ) -> c.Verdict:
     if apply_errors:
-        return c.Verdict(c.PROGRESSING, "False", "ApplyFailed", failures[0].message)
+        return c.Verdict(c.PROGRESSING, "False", "ApplyFailed", failures[0].message, True)
     if target is not None and target.deadline_exceeded:
         deadline = next(f for f in failures if f.reason == "ProgressDeadlineExceeded")
-        return c.Verdict(c.PROGRESSING, "False", deadline.reason, deadline.message)
+        return c.Verdict(c.PROGRESSING, "False", deadline.reason, deadline.message, True)
     target_ready = target.ready_replicas if target is not None else 0
     desired = md.spec.replicas
     if stable == revision and target_ready >= desired:
@@ -205,14 +212,14 @@ def _progressing(
 
 def _degraded(failures: list[Failure]) -> c.Verdict:
     if failures:
-        return c.Verdict(c.DEGRADED, "True", failures[0].reason, failures[0].message)
+        return c.Verdict(c.DEGRADED, "True", failures[0].reason, failures[0].message, True)
     return c.Verdict(c.DEGRADED, "False", "Healthy", "no failures observed")
 
 
 def _artifact_verified(revision: str, stable: str, pods: list[PodView]) -> c.Verdict:
     failed = next((p.artifact_failure for p in pods if p.artifact_failure), None)
     if failed is not None:
-        return c.Verdict(c.ARTIFACT_VERIFIED, "False", failed.reason, failed.message)
+        return c.Verdict(c.ARTIFACT_VERIFIED, "False", failed.reason, failed.message, True)
     if stable == revision or any(p.fetched for p in pods):
         return c.Verdict(
             c.ARTIFACT_VERIFIED,
@@ -228,7 +235,7 @@ def _artifact_verified(revision: str, stable: str, pods: list[PodView]) -> c.Ver
 def _scheduled(md: ModelDeployment, revision: str, pods: list[PodView]) -> c.Verdict:
     stuck = next((f for p in pods if (f := _scheduling_failure(md, p))), None)
     if stuck is not None:
-        return c.Verdict(c.SCHEDULED, "False", stuck.reason, stuck.message)
+        return c.Verdict(c.SCHEDULED, "False", stuck.reason, stuck.message, True)
     if pods:
         return c.Verdict(
             c.SCHEDULED, "True", "PodsScheduled", f"every pod of revision {revision} has a node"
