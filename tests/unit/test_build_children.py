@@ -194,3 +194,9 @@ def test_network_policy_admits_only_the_operator_to_the_agent() -> None:
             "podSelector": {"matchLabels": {"app.kubernetes.io/name": "ferry"}},
         }
     ]
+
+
+def test_revisions_are_consonants_that_no_yaml_parser_reads_as_numbers() -> None:
+    revisions = {revision_of(parse_model_deployment(model_deployment(f"m{i}"))) for i in range(200)}
+    assert len(revisions) == 200
+    assert all(len(r) == 10 and set(r) <= set("bcdfghjklmnpqrstvwxz") for r in revisions)

@@ -17,6 +17,9 @@ from ferry.build.pod import pod_template
 # One disruption budget for rolling updates, the PDB and the Ready condition.
 MAX_UNAVAILABLE_PERCENT: Final = 25
 REVISION_LENGTH: Final = 10
+# Consonants only: a revision never reads as a number or a word to any YAML parser or
+# person ("4e12345678" is a float to Go's YAML); 20**10 values are plenty per object.
+_REVISION_ALPHABET: Final = "bcdfghjklmnpqrstvwxz"
 # Stands in for the revision while hashing the pod template that will carry it.
 _UNHASHED: Final = "revision"
 
@@ -29,7 +32,12 @@ def revision_of(md: ModelDeployment) -> str:
     """
     material = [pod_template(md, _UNHASHED), config_data(md)]
     encoded = json.dumps(material, sort_keys=True, separators=(",", ":")).encode()
-    return hashlib.sha256(encoded).hexdigest()[:REVISION_LENGTH]
+    number = int.from_bytes(hashlib.sha256(encoded).digest())
+    letters = []
+    for _ in range(REVISION_LENGTH):
+        number, index = divmod(number, len(_REVISION_ALPHABET))
+        letters.append(_REVISION_ALPHABET[index])
+    return "".join(letters)
 
 
 def deployment(md: ModelDeployment, revision: str) -> dict[str, Any]:
