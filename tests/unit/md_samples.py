@@ -94,6 +94,11 @@ def pod(md: str, revision: str, name: str, **status: Any) -> dict[str, Any]:
     return body
 
 
+def fetched() -> list[dict[str, Any]]:
+    """The fetch init container's status once it verified and stored the artifact."""
+    return [{"name": "fetch", "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}]
+
+
 def ready_pod(md: str, revision: str, name: str) -> dict[str, Any]:
     return pod(
         md,
@@ -104,9 +109,7 @@ def ready_pod(md: str, revision: str, name: str) -> dict[str, Any]:
             {"type": "Ready", "status": "True"},
             {"type": "PodScheduled", "status": "True"},
         ],
-        initContainerStatuses=[
-            {"name": "fetch", "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}
-        ],
+        initContainerStatuses=fetched(),
     )
 
 
@@ -154,9 +157,7 @@ def crash_looping_pod(
             {"type": "PodScheduled", "status": "True"},
             {"type": "Ready", "status": "False"},
         ],
-        initContainerStatuses=[
-            {"name": "fetch", "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}
-        ],
+        initContainerStatuses=fetched(),
         containerStatuses=[
             {
                 "name": "torchserve",
