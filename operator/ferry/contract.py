@@ -58,6 +58,7 @@ def archive_path(model_name: str) -> str:
     """Where the fetched, verified archive of `model_name` is stored in the pod."""
     return f"{MODEL_STORE_DIR}/{model_name}.mar"
 
+
 # Optional client token (a user Secret mounted by the kubelet): the front requires it as a
 # bearer token when present. The operator never reads the Secret.
 CLIENT_TOKEN_DIR: Final = "/etc/ferry-client-token"
