@@ -32,7 +32,8 @@ CONFIG_PROPERTIES_KEY: Final = "config.properties"
 SERVE_CONFIG_KEY: Final = "ferry-serve.json"
 MODEL_STORE_DIR: Final = "/models"  # emptyDir: the verified archive lands here
 WORK_DIR: Final = "/var/run/ferry"  # emptyDir: TorchServe's cwd, so key_file.json stays here
-TMP_DIR: Final = "/tmp"  # emptyDir: TorchServe's TEMP (pid file, sockets, unpacked models)
+# A private emptyDir mounted at /tmp in the pod, not the host's shared /tmp.
+TMP_DIR: Final = "/tmp"  # noqa: S108 -- TorchServe's TEMP (pid file, sockets, unpacked models)
 TERMINATION_LOG: Final = "/dev/termination-log"
 PVC_MOUNT_ROOT: Final = "/mnt/pvc"  # pvc://<claim>/<path> is read from /mnt/pvc/<claim>/<path>
 
@@ -61,5 +62,5 @@ def archive_path(model_name: str) -> str:
 
 # Optional client token (a user Secret mounted by the kubelet): the front requires it as a
 # bearer token when present. The operator never reads the Secret.
-CLIENT_TOKEN_DIR: Final = "/etc/ferry-client-token"
-CLIENT_TOKEN_KEY: Final = "token"
+CLIENT_TOKEN_DIR: Final = "/etc/ferry-client-token"  # noqa: S105 -- a path, not a secret
+CLIENT_TOKEN_KEY: Final = "token"  # noqa: S105 -- the Secret's key name
