@@ -132,3 +132,15 @@ def test_delete_collects_every_child_and_leaves_no_finalizer(
         timeout=60,
         what="children garbage-collected",
     )
+
+
+def test_model_pods_are_admitted_where_restricted_is_enforced(
+    ferry_operator: RunningOperator, cluster: ClusterAccess, restricted_namespace: str
+) -> None:
+    models = ModelDeployments(cluster, restricted_namespace)
+    try:
+        models.apply(GPU_EXAMPLE)
+        models.wait_condition("resnet50", "Ready", "True", timeout=60)
+        assert models.condition("resnet50", "Degraded")["status"] == "False"
+    finally:
+        models.close()
