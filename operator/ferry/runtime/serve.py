@@ -19,6 +19,7 @@ from aiohttp import web
 from ferry import contract
 from ferry.runtime.agent import Agent
 from ferry.runtime.backend import Backend, BackendUnreachableError
+from ferry.runtime.cpus import cpu_budget, threads_per_worker
 from ferry.runtime.front import ClientToken, FrontCounters, front_app
 from ferry.runtime.keys import KEY_FILE_NAME, KeyFile
 from ferry.runtime.supervisor import LaunchError, LaunchSpec, TorchServeProcess
@@ -42,6 +43,15 @@ async def renew_keys(backend: Backend, margin_seconds: float) -> None:
         await asyncio.sleep(KEY_CHECK_SECONDS)
 
 
+def torch_threads(properties: dict[str, str]) -> int:
+    """Each worker's share of the pod's CPUs (`ferry.runtime.cpus`)."""
+    workers = int(properties.get("default_workers_per_model", "1"))
+    budget = cpu_budget()
+    threads = threads_per_worker(workers, budget)
+    log.info("CPU budget %.2f, %d worker(s): %d torch thread(s) each", budget, workers, threads)
+    return threads
+
+
 async def _serve_app(app: web.Application, host: str, port: int) -> web.AppRunner:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -58,6 +68,7 @@ async def run(settings: ServeSettings, properties: dict[str, str]) -> int:
             model_store=Path(properties.get("model_store", contract.MODEL_STORE_DIR)),
             work_dir=work_dir,
             temp_dir=Path(settings.temp_dir),
+            torch_threads=torch_threads(properties),
         )
     )
     await torchserve.start()

@@ -2,7 +2,8 @@
 
 TorchServe runs in its own session (process group): `torchserve --foreground` starts Java,
 Java starts the Python workers, and stopping the group reaches all of them. Its working
-directory holds the key file; `TEMP` holds its pid file, sockets and unpacked models.
+directory holds the key file; `TEMP` holds its pid file, sockets and unpacked models;
+`OMP_NUM_THREADS` sizes each worker's torch thread pool (see `ferry.runtime.cpus`).
 """
 
 import asyncio
@@ -30,6 +31,14 @@ class LaunchSpec:
     model_store: Path
     work_dir: Path
     temp_dir: Path
+    torch_threads: int = 1  # intra-op threads per worker
+
+
+def torchserve_env(spec: LaunchSpec) -> dict[str, str]:
+    env = {**os.environ, "TEMP": str(spec.temp_dir)}
+    # Workers inherit it; an OMP_NUM_THREADS set on the container is a deliberate choice.
+    env.setdefault("OMP_NUM_THREADS", str(spec.torch_threads))
+    return env
 
 
 def torchserve_command(spec: LaunchSpec) -> list[str]:
@@ -69,7 +78,7 @@ class TorchServeProcess:
         self.process = await asyncio.create_subprocess_exec(
             *command,
             cwd=self.spec.work_dir,
-            env={**os.environ, "TEMP": str(self.spec.temp_dir)},
+            env=torchserve_env(self.spec),
             start_new_session=True,
         )
 
