@@ -25,7 +25,6 @@ from e2e.demo_operator import (
     install_access,
     render_chart,
     start_operator,
-    token_kubeconfig,
 )
 from e2e.localcluster import ClusterAccess, LocalCluster
 from ferry.api.parse import parse_model_deployment
@@ -151,8 +150,8 @@ def main() -> None:
             cluster.kubectl("create", "namespace", "ferry-system")
             objects = render_chart("ferry", "ferry-system")
             install_access(cluster, [o for o in objects if o["kind"] in ACCESS_KINDS])
-            kubeconfig = token_kubeconfig(
-                cluster, "ferry-system", "ferry", Path(work) / "operator.kubeconfig"
+            kubeconfig = cluster.service_account_kubeconfig(
+                "ferry-system", "ferry", Path(work) / "operator.kubeconfig"
             )
             operator = start_operator(kubeconfig, "ferry-system", "ferry", Path(work) / "op.log")
             with cluster.api_client() as api:

@@ -23,7 +23,6 @@ from e2e.demo_operator import (
     install_access,
     render_chart,
     start_operator,
-    token_kubeconfig,
 )
 from e2e.localcluster import ClusterError, LocalCluster
 from e2e.localcluster.cluster import DEFAULT_RUN_DIR
@@ -78,7 +77,9 @@ def install(demo: Demo) -> Path:
     objects = render_chart(RELEASE, OPERATOR_NS)
     install_access(demo.cluster, [o for o in objects if o["kind"] in ACCESS_KINDS])
     demo.run("kubectl", "describe", "clusterrole", RELEASE)
-    return token_kubeconfig(demo.cluster, OPERATOR_NS, RELEASE, DEMO_DIR / "operator.kubeconfig")
+    return demo.cluster.service_account_kubeconfig(
+        OPERATOR_NS, RELEASE, DEMO_DIR / "operator.kubeconfig"
+    )
 
 
 def run_operator(demo: Demo, kubeconfig: Path) -> OperatorProcess:

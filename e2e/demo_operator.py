@@ -5,7 +5,6 @@ containers the operator runs as a local process, but with exactly the chart's pe
 """
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from typing import Any
 import yaml
 
 from e2e.localcluster import ClusterAccess, ClusterError
+from e2e.localcluster.processes import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 CHART = REPO / "charts" / "ferry"
@@ -46,32 +46,6 @@ def install_access(cluster: ClusterAccess, objects: list[dict[str, Any]]) -> Non
     """Apply the chart's `objects` (server-side) and wait until the CRD is served."""
     cluster.kubectl("apply", "--server-side", "-f", "-", input=yaml.safe_dump_all(objects))
     cluster.kubectl("wait", "--for=condition=Established", f"crd/{CRD}", "--timeout=60s")
-
-
-def token_kubeconfig(cluster: ClusterAccess, namespace: str, account: str, path: Path) -> Path:
-    """A kubeconfig that authenticates as the ServiceAccount (a short-lived token)."""
-    token = cluster.kubectl(
-        "create", "token", account, "-n", namespace, "--duration=4h"
-    ).stdout.strip()
-    entry = yaml.safe_load(cluster.kubeconfig.read_text())["clusters"][0]
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [entry],
-        "users": [{"name": account, "user": {"token": token}}],
-        "contexts": [{"name": account, "context": {"cluster": entry["name"], "user": account}}],
-        "current-context": account,
-    }
-    path.write_text(yaml.safe_dump(config))
-    path.chmod(0o600)
-    return path
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass

@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 from kubernetes import client
 
 from e2e.clusters import session_cluster
@@ -72,42 +71,15 @@ def restricted_namespace(
 
 @pytest.fixture(scope="session")
 def service_account_kubeconfig(
-    cluster: ClusterAccess, core_api: client.CoreV1Api, tmp_path_factory: pytest.TempPathFactory
+    cluster: ClusterAccess, tmp_path_factory: pytest.TempPathFactory
 ) -> Callable[[str, str], Path]:
-    """Make a kubeconfig that authenticates as a ServiceAccount (via TokenRequest), so code
-    under test runs with exactly that account's RBAC, not as admin."""
-    admin = yaml.safe_load(cluster.kubeconfig.read_text())
-    cluster_entry = admin["clusters"][0]
+    """Make a kubeconfig that authenticates as a ServiceAccount, so code under test runs
+    with exactly that account's RBAC, not as admin."""
     directory = tmp_path_factory.mktemp("sa-kubeconfigs")
 
     def make(namespace: str, name: str) -> Path:
-        token = core_api.create_namespaced_service_account_token(
-            name,
-            namespace,
-            client.AuthenticationV1TokenRequest(
-                spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=3600 * 4)
-            ),
-        ).status.token
-        config = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [cluster_entry],
-            "users": [{"name": name, "user": {"token": token}}],
-            "contexts": [
-                {
-                    "name": name,
-                    "context": {
-                        "cluster": cluster_entry["name"],
-                        "user": name,
-                        "namespace": namespace,
-                    },
-                }
-            ],
-            "current-context": name,
-        }
-        path = directory / f"{namespace}-{name}.kubeconfig"
-        path.write_text(yaml.safe_dump(config))
-        path.chmod(0o600)
-        return path
+        return cluster.service_account_kubeconfig(
+            namespace, name, directory / f"{namespace}-{name}.kubeconfig"
+        )
 
     return make

@@ -68,6 +68,33 @@ class ClusterAccess:
                 timeout,
             )
 
+    def service_account_kubeconfig(self, namespace: str, account: str, path: Path) -> Path:
+        """A kubeconfig authenticating as a ServiceAccount (TokenRequest, 4 h), so code under
+        test or in the demo runs with exactly that account's RBAC, not as admin."""
+        request = client.AuthenticationV1TokenRequest(
+            spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=4 * 3600)
+        )
+        with self.api_client() as api:
+            issued = client.CoreV1Api(api).create_namespaced_service_account_token(
+                account, namespace, request
+            )
+        if issued.status is None:
+            raise ClusterError(f"no token issued for ServiceAccount {namespace}/{account}")
+        token = issued.status.token
+        entry = yaml.safe_load(self.kubeconfig.read_text())["clusters"][0]
+        context = {"cluster": entry["name"], "user": account, "namespace": namespace}
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [entry],
+            "users": [{"name": account, "user": {"token": token}}],
+            "contexts": [{"name": account, "context": context}],
+            "current-context": account,
+        }
+        path.write_text(yaml.safe_dump(config))
+        path.chmod(0o600)
+        return path
+
     def apply_manifest(self, manifest: dict[str, Any] | list[dict[str, Any]]) -> None:
         docs = manifest if isinstance(manifest, list) else [manifest]
         self.kubectl("apply", "--server-side", "-f", "-", input=yaml.safe_dump_all(docs))

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from kubernetes import client
@@ -26,25 +26,13 @@ from e2e.demo_operator import (
     start_operator,
 )
 from e2e.localcluster import ClusterAccess
+from tests.cluster.helpers import eventually
 
 RESTRICTED = {
     "pod-security.kubernetes.io/enforce": "restricted",
     "pod-security.kubernetes.io/enforce-version": "latest",
 }
 GROUP, VERSION, PLURAL = "serving.ferry.dev", "v1alpha1", "modeldeployments"
-T = TypeVar("T")
-
-
-def wait_for(probe: Callable[[], T], accept: Callable[[T], bool], timeout: float, what: str) -> T:
-    """Poll until `accept(probe())`; on timeout fail with what was last seen."""
-    deadline = time.monotonic() + timeout
-    while True:
-        seen = probe()
-        if accept(seen):
-            return seen
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout}s; last saw {seen!r}")
-        time.sleep(0.3)
 
 
 @dataclass
@@ -146,7 +134,7 @@ class ModelDeployments:
     def wait_condition(
         self, name: str, kind: str, status: str, reason: str | None = None, timeout: float = 60
     ) -> dict[str, Any]:
-        return wait_for(
+        return eventually(
             lambda: self.condition(name, kind),
             lambda c: c.get("status") == status and reason in (None, c.get("reason")),
             timeout,

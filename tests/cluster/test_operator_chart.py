@@ -15,7 +15,7 @@ import yaml
 
 from e2e.demo_operator import CHART, helm_binary, render_chart
 from e2e.localcluster import ClusterAccess
-from tests.cluster.operator_harness import wait_for
+from tests.cluster.helpers import eventually
 
 pytestmark = pytest.mark.cluster
 
@@ -67,7 +67,7 @@ def test_chart_applies_and_its_pod_is_admitted_under_restricted(
         listed = cluster.kubectl("get", "pods", "-n", namespace, "-o", "json").stdout
         return [p["status"].get("phase", "") for p in json.loads(listed)["items"]]
 
-    wait_for(pod_phases, lambda phases: phases == ["Running"], timeout=60, what="operator pod")
+    eventually(pod_phases, lambda phases: phases == ["Running"], timeout=60, what="operator pod")
 
 
 def test_service_account_can_do_what_the_operator_needs_and_no_more(

@@ -14,7 +14,8 @@ import pytest
 from e2e.demo_operator import REPO
 from e2e.localcluster import ClusterAccess
 from tests.cluster import operator_harness as harness
-from tests.cluster.operator_harness import ModelDeployments, RunningOperator, wait_for
+from tests.cluster.helpers import eventually
+from tests.cluster.operator_harness import ModelDeployments, RunningOperator
 
 # Fixtures: one operator for this module (the chart's RBAC), a namespace per test.
 ferry_operator = harness.ferry_operator
@@ -41,7 +42,7 @@ def serve_container(models: ModelDeployments, name: str) -> Any:
 
 def test_deleted_deployment_comes_back(serving: Any, models: ModelDeployments) -> None:
     models.apps.delete_namespaced_deployment(serving.metadata.name, models.namespace)
-    restored = wait_for(
+    restored = eventually(
         lambda: models.deployments("resnet50"),
         lambda found: len(found) == 1 and found[0].metadata.uid != serving.metadata.uid,
         timeout=15,
@@ -83,7 +84,7 @@ def test_edited_deployment_is_restored(
     cluster.kubectl(
         "patch", "deployment", name, "-n", models.namespace, "--type=json", "-p", json.dumps(patch)
     )
-    wait_for(lambda: serve_container(models, name), restored, timeout=15, what="drift repaired")
+    eventually(lambda: serve_container(models, name), restored, timeout=15, what="drift repaired")
 
 
 def test_edited_service_is_restored(
@@ -100,7 +101,7 @@ def test_edited_service_is_restored(
         "-p",
         json.dumps(patch),
     )
-    wait_for(
+    eventually(
         lambda: (
             models.core.read_namespaced_service("resnet50", models.namespace).spec.ports[0].port
         ),

@@ -13,7 +13,8 @@ import pytest
 
 from e2e.localcluster import ClusterAccess
 from tests.cluster import operator_harness as harness
-from tests.cluster.operator_harness import ModelDeployments, RunningOperator, wait_for
+from tests.cluster.helpers import eventually
+from tests.cluster.operator_harness import ModelDeployments, RunningOperator
 
 # Fixtures: one operator for this module (the chart's RBAC), a namespace per test.
 ferry_operator = harness.ferry_operator
@@ -110,13 +111,13 @@ def test_bad_version_never_replaces_the_serving_one(
     assert models.condition("steady", "Ready")["status"] == "True"  # 1.0.0 still answers
     # Fixing the version rolls forward and retires both older revisions.
     models.apply(manifest("steady", version="1.2.0"))
-    wait_for(
+    eventually(
         lambda: models.get("steady")["status"],
         lambda s: s.get("modelVersion") == "1.2.0" and s.get("stableRevision") == s.get("revision"),
         timeout=30,
         what="1.2.0 stable",
     )
-    wait_for(
+    eventually(
         lambda: [d.metadata.name for d in models.deployments("steady")],
         lambda names: names == [f"steady-{models.get('steady')['status']['revision']}"],
         timeout=30,

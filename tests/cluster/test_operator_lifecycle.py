@@ -11,7 +11,8 @@ from kubernetes.client.exceptions import ApiException
 from e2e.demo_operator import REPO
 from e2e.localcluster import ClusterAccess
 from tests.cluster import operator_harness as harness
-from tests.cluster.operator_harness import ModelDeployments, RunningOperator, wait_for
+from tests.cluster.helpers import eventually
+from tests.cluster.operator_harness import ModelDeployments, RunningOperator
 
 # Fixtures: one operator for this module (the chart's RBAC), a namespace per test.
 ferry_operator = harness.ferry_operator
@@ -97,13 +98,13 @@ def test_kubectl_scale_changes_the_deployment(
     models.apply(CPU_EXAMPLE)
     models.wait_condition("tiny-mlp", "Ready", "True")
     cluster.kubectl("scale", "-n", models.namespace, "md/tiny-mlp", "--replicas=3")
-    wait_for(
+    eventually(
         lambda: [d.spec.replicas for d in models.deployments("tiny-mlp")],
         lambda replicas: replicas == [3],
         timeout=20,
         what="Deployment scaled to 3",
     )
-    wait_for(
+    eventually(
         lambda: models.get("tiny-mlp")["status"],
         lambda s: s.get("replicas") == 3 and s.get("readyReplicas") == 3,
         timeout=30,
@@ -126,7 +127,7 @@ def test_delete_collects_every_child_and_leaves_no_finalizer(
         models.get("tiny-mlp")
     assert gone.value.status == 404
     children = ("get", "deploy,svc,cm,netpol,pdb,pods", "-n", models.namespace, "-o", "name")
-    wait_for(
+    eventually(
         lambda: cluster.kubectl(*children, "-l", "app.kubernetes.io/instance=tiny-mlp").stdout,
         lambda names: names == "",
         timeout=60,
