@@ -1,25 +1,23 @@
 """kopf glue: settings and handler registration. Every decision lives in `ferry.reconcile`.
 
-The ModelDeployment is reconciled (level-based, idempotent) on create, resume, spec update,
-on a resync timer, and whenever one of its children or pods changes. Handlers return
-nothing: kopf would write return values into the status.
+The ModelDeployment is reconciled (level-based, idempotent) on every watch event of it or of
+one of its children or pods, and by a periodic resync of every object. Only watch-event
+handlers and an index are registered: kopf's change handlers and timers would store a
+finalizer and bookkeeping annotations on the user's object, and Ferry writes nothing there
+but status (a GitOps repository must never see the operator's hand in its objects, and a
+ModelDeployment must be deletable even when no operator runs). Children are removed by the
+garbage collector through their owner references, so no finalizer is needed.
 """
 
-import asyncio
-import logging
-import time
 from typing import Any, Final
 
 import kopf
 
-from ferry import API_GROUP, API_VERSION, PLURAL, metrics
+from ferry import API_GROUP, API_VERSION, PLURAL
 from ferry.api import labels
-from ferry.kube.api import ApiError
 from ferry.kube.reconciler import Reconciler
 from ferry.settings import FerrySettings
-from ferry.triggers import Coalescer
-
-logger = logging.getLogger(__name__)
+from ferry.triggers import ReconcileRunner
 
 MODEL_DEPLOYMENTS: Final = (API_GROUP, API_VERSION, PLURAL)
 # Watched only to wake their owner up; the API server filters them by label.
@@ -31,47 +29,23 @@ CHILD_RESOURCES: Final = (
     ("networking.k8s.io", "v1", "networkpolicies"),
     ("policy", "v1", "poddisruptionbudgets"),
 )
-# A reconcile that keeps failing is given up by its handler after this many attempts; the
-# resync timer still tries again, so nothing is retried in a tight loop forever.
-MAX_RETRIES: Final = 10
 
 
 def register(registry: kopf.OperatorRegistry, ferry: FerrySettings, reconciler: Reconciler) -> None:
-    coalescer = Coalescer()
-
-    async def reconcile(trigger: str, namespace: str, name: str) -> None:
-        async def once() -> None:
-            started = time.monotonic()
-            try:
-                await asyncio.to_thread(reconciler.reconcile, namespace, name)
-            except ApiError as error:
-                metrics.RECONCILES.labels(trigger=trigger, result="error").inc()
-                raise kopf.TemporaryError(
-                    f"API server: {error}", delay=ferry.retry_backoff_seconds
-                ) from error
-            except Exception:
-                metrics.RECONCILES.labels(trigger=trigger, result="error").inc()
-                raise
-            else:
-                metrics.RECONCILES.labels(trigger=trigger, result="ok").inc()
-            finally:
-                metrics.RECONCILE_DURATION.observe(time.monotonic() - started)
-
-        await coalescer.run((namespace, name), once)
+    runner = ReconcileRunner(reconciler.reconcile, ferry.retry_backoff_seconds)
 
     kopf.on.login(registry=registry)(kopf.login_via_client)
 
     @kopf.on.startup(registry=registry)
     def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
-        # Persistence names under our group from day one: renaming them later would make
-        # kopf treat every existing object as new.
+        # Nothing is persisted on objects today; should a handler ever need it, its names are
+        # under our group from day one (renaming them later re-runs every handler).
         settings.persistence.finalizer = f"{API_GROUP}/finalizer"
         settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=API_GROUP)
         settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
             prefix=API_GROUP, key="last-handled-configuration"
         )
-        # Ferry posts its own Events on condition transitions; kopf's per-handler Events
-        # would be one write per timer tick.
+        # Ferry posts its own Events on condition transitions.
         settings.posting.enabled = False
         # The CRD is installed before the operator starts (the chart's crds/): no need to
         # watch CRDs and namespaces, or to hold the RBAC for it.
@@ -82,41 +56,32 @@ def register(registry: kopf.OperatorRegistry, ferry: FerrySettings, reconciler: 
                 f"{labels.MANAGED_BY}={labels.MANAGED_BY_VALUE}"
             )
 
-    # Handler ids are persisted in annotation keys (serving.ferry.dev/<id>): keep them stable.
-    @kopf.on.resume(*MODEL_DEPLOYMENTS, id="reconcile", registry=registry, retries=MAX_RETRIES)
-    @kopf.on.create(*MODEL_DEPLOYMENTS, id="reconcile", registry=registry, retries=MAX_RETRIES)
-    @kopf.on.update(
-        *MODEL_DEPLOYMENTS, field="spec", id="reconcile", registry=registry, retries=MAX_RETRIES
-    )
-    async def spec_changed(namespace: str | None, name: str, reason: str, **_: Any) -> None:
-        await reconcile(reason, namespace or "", name)
+    @kopf.index(*MODEL_DEPLOYMENTS, id="model_deployments", registry=registry)
+    def index_model_deployment(namespace: str | None, name: str, **_: Any) -> dict[Any, None]:
+        return {(namespace or "", name): None}
 
-    @kopf.timer(
-        *MODEL_DEPLOYMENTS,
-        id="resync",
-        registry=registry,
-        interval=ferry.resync_seconds,
-        initial_delay=ferry.resync_seconds,
-        backoff=ferry.retry_backoff_seconds,
-    )
-    async def resync(namespace: str | None, name: str, **_: Any) -> None:
-        await reconcile("resync", namespace or "", name)
+    @kopf.on.startup(registry=registry)
+    async def start_resync(**kwargs: Any) -> None:  # async: the loop task needs the loop
+        # kopf passes each index by its id; it fills as the watch lists the objects.
+        index: kopf.Index[tuple[str, str], None] = kwargs["model_deployments"]
+        runner.start_resync(ferry.resync_seconds, index)
+
+    @kopf.on.cleanup(registry=registry)
+    async def stop(**_: Any) -> None:
+        runner.stop()
+
+    @kopf.on.event(*MODEL_DEPLOYMENTS, id="reconcile", registry=registry)
+    async def model_deployment_changed(
+        type: str | None, namespace: str | None, name: str, **_: Any
+    ) -> None:
+        if type != "DELETED":  # the garbage collector removes the children
+            await runner.request("event", namespace or "", name)
 
     async def child_changed(
         namespace: str | None, body: kopf.Body, resource: kopf.Resource, **_: Any
     ) -> None:
         owner = body.metadata.labels[labels.MODEL_DEPLOYMENT]
-        try:
-            await reconcile(resource.plural, namespace or "", owner)
-        except kopf.TemporaryError as error:
-            # Watch events are not retried; the owner's own handlers and the resync are.
-            logger.warning(
-                "%s/%s: reconcile after a %s change failed: %s",
-                namespace,
-                owner,
-                resource.kind,
-                error,
-            )
+        await runner.request(resource.plural, namespace or "", owner)
 
     for child in CHILD_RESOURCES:
         kopf.on.event(

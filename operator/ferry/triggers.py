@@ -1,11 +1,24 @@
-"""Fold concurrent reconcile requests for one object into as few runs as possible.
+"""When reconciles run: folded per object, retried with backoff, and resynced periodically.
 
 Watches on the ModelDeployment and on every child (pods included) all ask for a reconcile of
 the owner. One runs at a time per object; requests arriving meanwhile become one more run
 after it, so the last observed change is always seen and a burst costs two runs, not fifty.
 """
 
-from collections.abc import Awaitable, Callable, Hashable
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Hashable, Iterable
+from typing import Final
+
+from ferry import metrics
+from ferry.kube.api import ApiError
+
+logger = logging.getLogger(__name__)
+
+# A reconcile that fails for a transient reason is retried this many times with backoff;
+# after that the periodic resync still tries, so nothing loops tightly forever.
+MAX_RETRIES: Final = 10
 
 
 class Coalescer:
@@ -25,3 +38,66 @@ class Coalescer:
                 self._rerun[key] = False
         finally:
             del self._rerun[key]
+
+
+class ReconcileRunner:
+    """Runs `reconcile(namespace, name)` (blocking, so in a thread) on request."""
+
+    def __init__(self, reconcile: Callable[[str, str], None], retry_backoff_seconds: float) -> None:
+        self._reconcile = reconcile
+        self._backoff = retry_backoff_seconds
+        self._coalescer = Coalescer()
+        self._tasks: set[asyncio.Task[None]] = set()  # strong references keep them alive
+
+    async def request(self, trigger: str, namespace: str, name: str, attempt: int = 1) -> None:
+        async def once() -> None:
+            started = time.monotonic()
+            try:
+                await asyncio.to_thread(self._reconcile, namespace, name)
+            except ApiError as error:
+                metrics.RECONCILES.labels(trigger=trigger, result="error").inc()
+                self._retry_later(error, namespace, name, attempt)
+            except Exception:
+                # A bug must not stop the operator: log it; the resync tries again.
+                metrics.RECONCILES.labels(trigger=trigger, result="error").inc()
+                logger.exception("%s/%s: reconcile failed", namespace, name)
+            else:
+                metrics.RECONCILES.labels(trigger=trigger, result="ok").inc()
+            finally:
+                metrics.RECONCILE_DURATION.observe(time.monotonic() - started)
+
+        await self._coalescer.run((namespace, name), once)
+
+    def start_resync(self, interval_seconds: float, keys: Iterable[tuple[str, str]]) -> None:
+        """Reconcile every object in `keys` (read afresh each round) every interval."""
+
+        async def resync_forever() -> None:
+            while True:
+                await asyncio.sleep(interval_seconds)
+                for namespace, name in list(keys):
+                    await self.request("resync", namespace, name)
+
+        self._spawn(resync_forever())
+
+    def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+
+    def _retry_later(self, error: ApiError, namespace: str, name: str, attempt: int) -> None:
+        if attempt >= MAX_RETRIES:
+            logger.warning("%s/%s: API server: %s; left to the resync", namespace, name, error)
+            return
+        logger.warning(
+            "%s/%s: API server: %s; retrying in %.0fs", namespace, name, error, self._backoff
+        )
+
+        async def retry() -> None:
+            await asyncio.sleep(self._backoff)
+            await self.request("retry", namespace, name, attempt + 1)
+
+        self._spawn(retry())
+
+    def _spawn(self, work: Coroutine[None, None, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

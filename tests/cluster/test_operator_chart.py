@@ -79,9 +79,10 @@ def test_service_account_can_do_what_the_operator_needs_and_no_more(
         answer = cluster.kubectl("auth", "can-i", *request, "--as", account, check=False)
         return answer.stdout.strip() == "yes"
 
+    # `kubectl auth can-i VERB RESOURCE/NAME`: subresources go in --subresource.
+    assert can("patch", "modeldeployments.serving.ferry.dev", "--subresource=status", "-A")
     for verb, resource in [
         ("watch", "modeldeployments.serving.ferry.dev"),
-        ("patch", "modeldeployments.serving.ferry.dev/status"),
         ("patch", "deployments.apps"),
         ("create", "networkpolicies.networking.k8s.io"),
         ("delete", "poddisruptionbudgets.policy"),
@@ -94,6 +95,7 @@ def test_service_account_can_do_what_the_operator_needs_and_no_more(
         ("list", "secrets"),
         ("delete", "modeldeployments.serving.ferry.dev"),
         ("update", "modeldeployments.serving.ferry.dev"),
+        ("patch", "modeldeployments.serving.ferry.dev"),  # status only, never the user's spec
         ("create", "pods"),
         ("delete", "nodes"),
     ]:

@@ -116,12 +116,25 @@ def test_kubectl_scale_changes_the_deployment(
     assert scale["status"]["selector"] == "serving.ferry.dev/model-deployment=tiny-mlp"
 
 
+def test_the_operator_writes_nothing_but_status_to_the_users_object(
+    ferry_operator: RunningOperator, models: ModelDeployments
+) -> None:
+    models.apply(CPU_EXAMPLE)
+    models.wait_condition("tiny-mlp", "Ready", "True")
+    metadata = models.get("tiny-mlp")["metadata"]
+    assert "finalizers" not in metadata
+    assert metadata.get("annotations", {}).keys() <= {
+        "kubectl.kubernetes.io/last-applied-configuration"
+    }
+    writers = {(e["manager"], e.get("subresource", "")) for e in metadata["managedFields"]}
+    assert writers == {("kubectl-client-side-apply", ""), ("ferry", "status")}
+
+
 def test_delete_collects_every_child_and_leaves_no_finalizer(
     ferry_operator: RunningOperator, models: ModelDeployments, cluster: ClusterAccess
 ) -> None:
     models.apply(CPU_EXAMPLE)
     models.wait_condition("tiny-mlp", "Ready", "True")
-    assert models.get("tiny-mlp")["metadata"]["finalizers"] == ["serving.ferry.dev/finalizer"]
     cluster.kubectl("delete", "-n", models.namespace, "md/tiny-mlp", "--timeout=20s")
     with pytest.raises(ApiException) as gone:
         models.get("tiny-mlp")
