@@ -28,13 +28,15 @@ from e2e.localcluster import ClusterError, LocalCluster
 from e2e.localcluster.cluster import DEFAULT_RUN_DIR
 
 REPO = Path(__file__).resolve().parents[1]
-DEMO_DIR = REPO / ".run" / "demo"
 OPERATOR_NS, RELEASE, MODELS_NS = "ferry-system", "ferry", "demo"
 
 
 class Demo:
     def __init__(self, cluster: LocalCluster) -> None:
         self.cluster = cluster
+        # The operator's kubeconfig and log belong to this cluster: they live in its run
+        # directory (a restarted cluster starts with a fresh one; the old token is void).
+        self.files = cluster.run_dir / "demo"
         self.env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
         self.env["PATH"] = f"{cluster.bin_dir}:{self.env['PATH']}"
 
@@ -77,14 +79,15 @@ def install(demo: Demo) -> Path:
     objects = render_chart(RELEASE, OPERATOR_NS)
     install_access(demo.cluster, [o for o in objects if o["kind"] in ACCESS_KINDS])
     demo.run("kubectl", "describe", "clusterrole", RELEASE)
+    demo.files.mkdir(exist_ok=True)
     return demo.cluster.service_account_kubeconfig(
-        OPERATOR_NS, RELEASE, DEMO_DIR / "operator.kubeconfig"
+        OPERATOR_NS, RELEASE, demo.files / "operator.kubeconfig"
     )
 
 
 def run_operator(demo: Demo, kubeconfig: Path) -> OperatorProcess:
     demo.step("2. Run the operator as the chart's ServiceAccount (not as admin)")
-    log = DEMO_DIR / "operator.log"
+    log = demo.files / "operator.log"
     print(f"$ KUBECONFIG={kubeconfig} python -m ferry   # log: {log}")
     operator = start_operator(kubeconfig, OPERATOR_NS, RELEASE, log)
     print(f"operator healthy; metrics on {operator.metrics_url}")
@@ -145,9 +148,14 @@ def _namespace(name: str, *, restricted: bool) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m e2e.demo", description=__doc__)
     parser.add_argument("--keep", action="store_true", help="leave the operator running")
-    parser.add_argument("--run-dir", type=Path, default=DEFAULT_RUN_DIR, help="cluster state")
+    parser.add_argument(
+        "--run-dir",
+        type=Path,
+        default=DEFAULT_RUN_DIR,
+        help="the local cluster's directory, which also keeps the operator's kubeconfig and"
+        f" log (default {DEFAULT_RUN_DIR.relative_to(REPO)}, the one `make cluster` uses)",
+    )
     args = parser.parse_args()
-    DEMO_DIR.mkdir(parents=True, exist_ok=True)
     cluster = LocalCluster(args.run_dir)
     demo = Demo(cluster)
     demo.step("0. Bring up the local Kubernetes control plane")
@@ -169,7 +177,10 @@ def main() -> int:
             operator.stop()
     demo.step("Done")
     print(f"export KUBECONFIG={cluster.kubeconfig}; kubectl get md -n {MODELS_NS}")
-    print("Stop everything with: make cluster-down")
+    down = "make cluster-down"
+    if args.run_dir.resolve() != DEFAULT_RUN_DIR:
+        down = f"python -m e2e.localcluster down --run-dir {args.run_dir}"
+    print(f"Stop everything with: {down}")
     return 0
 
 
