@@ -1,100 +1,245 @@
-"""Serving throughput and latency: Ferry's handler (direct and through Ferry's front),
-TorchServe's stock BaseHandler, and the model called in-process (the ceiling).
+"""Serving throughput and latency against the in-process ceiling.
 
-    .venv/bin/python -m benchmarks.serving [--seconds 4]
+    .venv/bin/python -m benchmarks.serving [--seconds 6] [--warmup 1.5]
 
-Not a test: it prints figures and ratios measured in the same run and asserts nothing.
+Rows: Ferry's handler through Ferry's front (what clients reach) and through TorchServe
+directly, and TorchServe's stock BaseHandler (benchmarks/stock_handler.py), at batch size 1
+and 8 and concurrency 1, 8 and 32. The ceiling is the same model called in this process at
+the same batch size doing the same work per request as a worker (JSON decode of the same
+bodies, tensor build, one forward per batch, JSON encode) with the same torch thread count
+the launcher gives each worker. The load generator is this process, on the same CPUs as
+TorchServe; the output says how many CPUs there are and how busy the rest of the machine was.
+
+Not a test: it prints figures measured in one run and asserts nothing. About 4 minutes.
 """
 
 import argparse
 import asyncio
+import io
 import json
+import os
+import random
+import signal
+import sys
 import tempfile
 import time
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, redirect_stdout, suppress
+from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import psutil
 import torch
 from model_archiver.model_archiver_config import ModelArchiverConfig
 from model_archiver.model_packaging import generate_model_archive
 
 from ferry.cli.__main__ import main as ferry_cli
+from ferry.runtime.cpus import cpu_budget, threads_per_worker
 from tests.torchserve.conftest import ServedModel
 
-FEATURES = 512
+FEATURES, HIDDEN, DEPTH, OUTPUTS = 256, 2048, 4, 16
 CONCURRENCY = (1, 8, 32)
 BATCHES = (1, 8)
+MAX_BATCH_DELAY_MS = 5
+BODIES = 64  # distinct request bodies, sent round-robin (and decoded the same way in-process)
+JIT_WARMUP_SECONDS = 5.0  # TorchServe's Java frontend is slow until its JIT has compiled
+GOAL = 0.6  # batched throughput at concurrency 32 / in-process ceiling
 
 
 class Mlp(torch.nn.Module):
-    """A few ms per forward on one CPU core at batch 8."""
+    """13 M parameters: a few ms per forward at batch 1 on one core of this machine."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.net = torch.nn.Sequential(
-            torch.nn.Linear(FEATURES, 2048),
-            torch.nn.ReLU(),
-            torch.nn.Linear(2048, 2048),
-            torch.nn.ReLU(),
-            torch.nn.Linear(2048, FEATURES),
-        )
+        layers: list[torch.nn.Module] = []
+        for width_in, width_out in pairwise([FEATURES] + [HIDDEN] * DEPTH):
+            layers += [torch.nn.Linear(width_in, width_out), torch.nn.ReLU()]
+        self.net = torch.nn.Sequential(*layers, torch.nn.Linear(HIDDEN, OUTPUTS))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
 
-def body() -> dict[str, Any]:
-    return {"data": [[0.01] * FEATURES]}
+def request_bodies() -> list[bytes]:
+    """One instance per request, like a client scoring one item at a time."""
+    rng = random.Random(0)
+    return [
+        json.dumps({"data": [[round(rng.uniform(-1, 1), 4) for _ in range(FEATURES)]]}).encode()
+        for _ in range(BODIES)
+    ]
 
 
-def in_process(model: torch.nn.Module, batch: int, seconds: float) -> float:
-    """Requests per second with JSON decode/encode, `batch` requests per forward."""
-    payload = json.dumps(body())
-    done, deadline = 0, time.monotonic() + seconds
+def save_model(root: Path) -> tuple[Path, Path]:
+    """The model as a torch.export program (Ferry's handler) and TorchScript (stock)."""
+    torch.manual_seed(0)
+    model = Mlp().eval()
+    example = (torch.randn(4, FEATURES),)
+    batch = torch.export.Dim("batch", min=1, max=1024)
+    program = torch.export.export(model, example, dynamic_shapes=({0: batch},))
+    torch.export.save(program, root / "mlp.pt2")
+    with warnings.catch_warnings():  # TorchScript is deprecated, and what BaseHandler loads
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.jit.save(torch.jit.trace(model, example), root / "mlp.pt")
+    return root / "mlp.pt2", root / "mlp.pt"
+
+
+# ---------------------------------------------------------------------------- in-process
+
+
+def forward_ms(module: Callable[[torch.Tensor], Any], batch: int, repeats: int = 30) -> float:
+    x = torch.randn(batch, FEATURES)
     with torch.inference_mode():
-        while time.monotonic() < deadline:
-            rows = [json.loads(payload)["data"] for _ in range(batch)]
-            out = model(torch.tensor(rows).squeeze(1))
-            for row in out.tolist():
-                json.dumps([row])
-            done += batch
-    return done / seconds
+        for _ in range(5):
+            module(x)
+        started = time.perf_counter()
+        for _ in range(repeats):
+            module(x)
+    return (time.perf_counter() - started) / repeats * 1000
 
 
-async def load(
-    url: str, headers: dict[str, str], concurrency: int, seconds: float
-) -> dict[str, float]:
+def answer_batch(module: Callable[[torch.Tensor], Any], bodies: list[bytes]) -> list[str]:
+    """What a worker does for one batch, minus TorchServe: decode, build, forward, encode."""
+    rows = [torch.tensor(json.loads(body)["data"], dtype=torch.float32) for body in bodies]
+    with torch.inference_mode():
+        output = module(torch.cat(rows))
+    parts = torch.split(output, [len(row) for row in rows])
+    return [json.dumps(part.tolist(), separators=(",", ":")) for part in parts]
+
+
+def ceiling(
+    module: Callable[[torch.Tensor], Any], bodies: list[bytes], batch: int, seconds: float
+) -> float:
+    """Requests per second answered in-process, `batch` requests per forward pass."""
+    batches = [bodies[i : i + batch] for i in range(0, len(bodies) - batch + 1, batch)]
+    for chunk in batches:  # warm-up: allocator and caches as in a busy worker
+        answer_batch(module, chunk)
+    answered, deadline = 0, time.monotonic() + seconds
+    started = time.perf_counter()
+    while time.monotonic() < deadline:
+        for chunk in batches:
+            answered += len(answer_batch(module, chunk))
+    return answered / (time.perf_counter() - started)
+
+
+# ---------------------------------------------------------------------------- served
+
+
+@dataclass
+class Load:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+async def _load(
+    url: str, headers: dict[str, str], bodies: list[bytes], concurrency: int, seconds: float
+) -> Load:
     latencies: list[float] = []
     errors = 0
-    deadline = time.monotonic() + seconds
-    payload = json.dumps(body())
     headers = {**headers, "Content-Type": "application/json"}
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        started = time.perf_counter()
+        deadline = started + seconds
 
-        async def client() -> None:
+        async def client(offset: int) -> None:
             nonlocal errors
-            while time.monotonic() < deadline:
+            sent = offset
+            while time.perf_counter() < deadline:
+                body = bodies[sent % len(bodies)]
+                sent += 1
                 t0 = time.perf_counter()
-                async with session.post(url, data=payload, headers=headers) as answer:
+                async with session.post(url, data=body, headers=headers) as answer:
                     await answer.read()
                     errors += answer.status != 200
                 latencies.append(time.perf_counter() - t0)
 
-        await asyncio.gather(*(client() for _ in range(concurrency)))
+        await asyncio.gather(*(client(i) for i in range(concurrency)))
+        elapsed = time.perf_counter() - started
     latencies.sort()
-    return {
-        "rps": len(latencies) / seconds,
-        "p50": latencies[len(latencies) // 2] * 1000,
-        "p99": latencies[int(len(latencies) * 0.99)] * 1000,
-        "errors": errors,
+    return Load(
+        rps=len(latencies) / elapsed,
+        p50_ms=latencies[len(latencies) // 2] * 1000,
+        p99_ms=latencies[int(len(latencies) * 0.99)] * 1000,
+        errors=errors,
+    )
+
+
+def load(
+    url: str, headers: dict[str, str], bodies: list[bytes], concurrency: int, seconds: float
+) -> Load:
+    return asyncio.run(_load(url, headers, bodies, concurrency, seconds))
+
+
+class CpuMeter:
+    """CPU seconds used by each serving component, this process and the rest of the machine."""
+
+    def __init__(self, served: ServedModel) -> None:
+        assert served.process is not None
+        launcher = psutil.Process(served.process.pid)
+        self.parts: dict[str, list[psutil.Process]] = {"front": [launcher], "java": []}
+        self.parts["worker"] = []
+        for child in launcher.children(recursive=True):
+            command = " ".join(child.cmdline())
+            if "model_service_worker" in command:
+                self.parts["worker"].append(child)
+            elif child.name() == "java":
+                self.parts["java"].append(child)
+        self.parts["client"] = [psutil.Process()]
+
+    def snapshot(self) -> dict[str, float]:
+        used = {
+            part: sum(sum(p.cpu_times()[:2]) for p in processes)
+            for part, processes in self.parts.items()
+        }
+        machine = psutil.cpu_times()
+        busy = machine.user + machine.nice + machine.system + machine.irq + machine.softirq
+        used["others"] = busy - sum(used.values())
+        used["steal"] = machine.steal
+        return used
+
+
+@dataclass
+class Row:
+    target: str
+    batch: int
+    concurrency: int
+    load: Load
+    cpu_ms: dict[str, float]  # per request, by component
+    others_pct: float  # CPU used outside the benchmark, % of one core
+    ceiling: float = 0.0
+
+
+def measure(
+    url: str,
+    headers: dict[str, str],
+    meter: CpuMeter,
+    bodies: list[bytes],
+    concurrency: int,
+    args: argparse.Namespace,
+) -> tuple[Load, dict[str, float], float]:
+    load(url, headers, bodies, concurrency, args.warmup)
+    before = meter.snapshot()
+    result = load(url, headers, bodies, concurrency, args.seconds)
+    after = meter.snapshot()
+    spent = {part: after[part] - before[part] for part in after}
+    answered = max(1.0, result.rps * args.seconds)
+    per_request = {
+        part: spent[part] / answered * 1000 for part in ("worker", "java", "front", "client")
     }
+    others = (spent["others"] + spent["steal"]) / args.seconds * 100
+    return result, per_request, others
 
 
-def stock_archive(model_file: Path, out: Path, name: str) -> Path:
+def stock_archive(model_file: Path, out: Path) -> Path:
     generate_model_archive(
         ModelArchiverConfig(
-            model_name=name,
+            model_name="stock",
             handler=str(Path(__file__).with_name("stock_handler.py")),
             version="1.0",
             serialized_file=str(model_file),
@@ -102,97 +247,175 @@ def stock_archive(model_file: Path, out: Path, name: str) -> Path:
             force=True,
         )
     )
-    return out / f"{name}.mar"
+    return out / "stock.mar"
+
+
+def ferry_archive(model_file: Path, out: Path) -> Path:
+    argv = ["package", str(model_file), "--name", "ferry", "--version", "1.0"]
+    argv += ["--input-shape", str(FEATURES), "--warmup", "1", "--output-dir", str(out)]
+    with redirect_stdout(io.StringIO()):  # its archive/sha256/manifest lines
+        status = ferry_cli(argv)
+    if status != 0:
+        raise SystemExit("ferry package failed")
+    return out / "ferry.mar"
+
+
+@contextmanager
+def serving(root: Path, archives: dict[str, Path], batch: int) -> Iterator[dict[str, ServedModel]]:
+    """Both servers up at once (startup overlaps), always stopped."""
+    servers = {
+        name: ServedModel(
+            root / f"{name}{batch}",
+            name,
+            "1.0",
+            archive=archive,
+            batch_size=batch,
+            max_batch_delay_ms=MAX_BATCH_DELAY_MS if batch > 1 else 0,
+        )
+        for name, archive in archives.items()
+    }
+    try:
+        for served in servers.values():
+            served.start()
+        for served in servers.values():
+            served.wait_ready()
+        yield servers
+    finally:
+        for served in servers.values():
+            served.stop()
+
+
+def targets(servers: dict[str, ServedModel]) -> dict[str, tuple[ServedModel, str, dict[str, str]]]:
+    ferry, stock = servers["ferry"], servers["stock"]
+
+    def key(served: ServedModel) -> dict[str, str]:
+        return {"Authorization": f"Bearer {served.keys().inference}"}
+
+    return {
+        "ferry via front": (ferry, f"{ferry.front}/predictions/ferry", {}),
+        "ferry direct": (ferry, f"{ferry.ts_inference}/predictions/ferry", key(ferry)),
+        "stock direct": (stock, f"{stock.ts_inference}/predictions/stock", key(stock)),
+    }
+
+
+def served_rows(
+    servers: dict[str, ServedModel], bodies: list[bytes], batch: int, args: argparse.Namespace
+) -> list[Row]:
+    paths = targets(servers)
+    meters = {name: CpuMeter(served) for name, served in servers.items()}
+    for _, url, headers in paths.values():
+        load(url, headers, bodies, 32, JIT_WARMUP_SECONDS)
+    rows = []
+    for concurrency in CONCURRENCY:
+        for target, (served, url, headers) in paths.items():
+            meter = meters[served.name]
+            result, cpu_ms, others = measure(url, headers, meter, bodies, concurrency, args)
+            rows.append(Row(target, batch, concurrency, result, cpu_ms, others))
+            print(f"  {target} batch {batch} concurrency {concurrency}: {result.rps:.0f} req/s")
+    return rows
+
+
+# ---------------------------------------------------------------------------- report
+
+
+def busy_processes(seconds: float = 2.0) -> str:
+    """The processes using more than 2 % of a core right now (before the benchmark starts)."""
+    processes = list(psutil.process_iter(["name"]))
+    for process in processes:
+        with suppress(psutil.Error):
+            process.cpu_percent(None)
+    time.sleep(seconds)
+    busy = []
+    for process in processes:
+        try:
+            share = process.cpu_percent(None)
+        except psutil.Error:
+            continue
+        if share > 2 and process.pid != os.getpid():
+            busy.append((share, process.info["name"]))
+    busy.sort(reverse=True)
+    return ", ".join(f"{name} {share:.0f}%" for share, name in busy) or "none above 2%"
+
+
+def print_table(rows: list[Row], ceilings: dict[int, list[float]]) -> None:
+    print()
+    print("cpu ms/req: CPU time per answered request of the worker, TorchServe's Java")
+    print("frontend, Ferry's front (launcher) and the load generator; others: CPU used by the")
+    print("rest of the machine (and stolen by the hypervisor) during the row, % of one core")
+    print(
+        f"{'target':16} {'batch':>5} {'conc':>4} {'req/s':>6} {'p50 ms':>7} {'p99 ms':>7} "
+        f"{'errors':>6} {'served/ceiling':>14} | cpu ms/req {'worker':>6} {'java':>5} "
+        f"{'front':>5} {'client':>6} | {'others':>6}"
+    )
+    for row in rows:
+        cpu = row.cpu_ms
+        print(
+            f"{row.target:16} {row.batch:5} {row.concurrency:4} {row.load.rps:6.0f} "
+            f"{row.load.p50_ms:7.1f} {row.load.p99_ms:7.1f} {row.load.errors:6} "
+            f"{row.load.rps / row.ceiling:14.2f} | {'':10} {cpu['worker']:6.2f} "
+            f"{cpu['java']:5.2f} {cpu['front']:5.2f} {cpu['client']:6.2f} | "
+            f"{row.others_pct:5.0f}%"
+        )
+    for batch, measured in ceilings.items():
+        print(
+            f"in-process ceiling, batch {batch}: {sum(measured) / len(measured):.0f} req/s "
+            f"(before/after the served rows: {' / '.join(f'{c:.0f}' for c in measured)})"
+        )
+
+
+def print_goal(rows: list[Row]) -> None:
+    for row in rows:
+        if row.batch == max(BATCHES) and row.concurrency == max(CONCURRENCY):
+            ratio = row.load.rps / row.ceiling
+            verdict = "met" if ratio >= GOAL else "NOT met"
+            print(f"goal {row.target}: batch {row.batch}, concurrency {row.concurrency}: ", end="")
+            print(f"{ratio:.2f} of the ceiling, goal {GOAL}: {verdict}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=4.0)
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=6.0, help="measured seconds per row")
+    parser.add_argument("--warmup", type=float, default=1.5, help="unmeasured seconds per row")
+    parser.add_argument("--ceiling-seconds", type=float, default=4.0)
     args = parser.parse_args()
-    torch.manual_seed(0)
-    model = Mlp().eval()
-    root = Path(tempfile.mkdtemp(prefix="ferry-bench-"))
-    example = (torch.randn(4, FEATURES),)
-    dim = torch.export.Dim("batch", min=1, max=1024)
-    torch.export.save(
-        torch.export.export(model, example, dynamic_shapes=({0: dim},)), root / "m.pt2"
+    # SIGTERM must unwind through `serving()`: TorchServe runs in its own process group and
+    # would outlive a benchmark killed without stopping it.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    threads = threads_per_worker(1, cpu_budget())
+    torch.set_num_threads(threads)
+    print(f"machine: {len(os.sched_getaffinity(0))} CPUs, load average {os.getloadavg()[0]:.2f}")
+    print(f"busy before start: {busy_processes()}")
+    print(
+        "the load generator (this process, aiohttp) shares the CPUs with TorchServe's Java "
+        "frontend, its worker and Ferry's front: see the cpu ms/req columns"
     )
-    torch.jit.save(torch.jit.trace(model, example), root / "m.pt")
-    with torch.inference_mode():
-        t0 = time.perf_counter()
-        for _ in range(50):
-            model(torch.randn(8, FEATURES))
-        print(f"model forward at batch 8: {(time.perf_counter() - t0) / 50 * 1000:.2f} ms")
-    ceilings = {b: in_process(model, b, args.seconds) for b in BATCHES}
-    rows = []
-    for batch in BATCHES:
-        out = root / f"pkg{batch}"
-        ferry_cli(
-            [
-                "package",
-                str(root / "m.pt2"),
-                "--name",
-                "ferry",
-                "--version",
-                "1.0",
-                "--input-shape",
-                str(FEATURES),
-                "--warmup",
-                "1",
-                "--output-dir",
-                str(out),
-            ]
+    bodies = request_bodies()
+    with tempfile.TemporaryDirectory(prefix="ferry-bench-") as work:
+        root = Path(work)
+        export_file, torchscript_file = save_model(root)
+        module = torch.export.load(export_file).module()
+        print(
+            f"model: MLP {FEATURES}-{'-'.join([str(HIDDEN)] * DEPTH)}-{OUTPUTS}, "
+            f"{threads} torch thread(s) per worker and in-process; forward "
+            + ", ".join(f"batch {b}: {forward_ms(module, b):.2f} ms" for b in BATCHES)
         )
-        servers = {
-            "ferry": ServedModel(
-                root / f"ferry{batch}",
-                "ferry",
-                "1.0",
-                archive=out / "ferry.mar",
-                batch_size=batch,
-                max_batch_delay_ms=5,
-            ),
-            "stock": ServedModel(
-                root / f"stock{batch}",
-                "stock",
-                "1.0",
-                archive=stock_archive(root / "m.pt", out, "stock"),
-                batch_size=batch,
-                max_batch_delay_ms=5,
-            ),
+        archives = {
+            "ferry": ferry_archive(export_file, root / "pkg"),
+            "stock": stock_archive(torchscript_file, root / "pkg"),
         }
-        for served in servers.values():
-            served.start()
-            served.wait_ready()
-        try:
-            key = {"Authorization": f"Bearer {servers['ferry'].keys().inference}"}
-            stock_key = {"Authorization": f"Bearer {servers['stock'].keys().inference}"}
-            targets = {
-                "ferry via front": (f"{servers['ferry'].front}/predictions/ferry", {}),
-                "ferry direct": (f"{servers['ferry'].ts_inference}/predictions/ferry", key),
-                "stock direct": (f"{servers['stock'].ts_inference}/predictions/stock", stock_key),
-            }
-            for concurrency in CONCURRENCY:
-                for label, (url, headers) in targets.items():
-                    figures = asyncio.run(load(url, headers, concurrency, args.seconds))
-                    rows.append((label, batch, concurrency, figures, ceilings[batch]))
-                    print_row(*rows[-1])
-        finally:
-            for served in servers.values():
-                served.stop()
-    print(
-        "in-process ceiling: " + ", ".join(f"batch {b}: {c:.0f} req/s" for b, c in ceilings.items())
-    )
-
-
-def print_row(
-    label: str, batch: int, concurrency: int, f: dict[str, float], ceiling: float
-) -> None:
-    print(
-        f"{label:16} batch {batch} conc {concurrency:2}: {f['rps']:7.0f} req/s  "
-        f"p50 {f['p50']:6.1f} ms  p99 {f['p99']:6.1f} ms  errors {f['errors']:.0f}  "
-        f"served/ceiling {f['rps'] / ceiling:.2f}"
-    )
+        rows: list[Row] = []
+        ceilings: dict[int, list[float]] = {}
+        for batch in BATCHES:
+            ceilings[batch] = [ceiling(module, bodies, batch, args.ceiling_seconds)]
+            with serving(root, archives, batch) as servers:
+                batch_rows = served_rows(servers, bodies, batch, args)
+            ceilings[batch].append(ceiling(module, bodies, batch, args.ceiling_seconds))
+            for row in batch_rows:
+                row.ceiling = sum(ceilings[batch]) / len(ceilings[batch])
+            rows += batch_rows
+    print_table(rows, ceilings)
+    print_goal(rows)
+    print(f"load average at the end: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
