@@ -75,14 +75,18 @@ def test_pod_asking_more_gpus_than_any_node_stays_unschedulable(core_api, namesp
     assert core_api.read_namespaced_pod("greedy", namespace).status.phase == "Pending"
 
 
-def test_pod_without_gpus_runs_on_the_cpu_node(core_api, namespace):
+def _create_on_cpu_node(core_api, namespace: str, name: str, gpus: int) -> None:
     core_api.create_namespaced_pod(
         namespace,
         client.V1Pod(
-            metadata=client.V1ObjectMeta(name="cpu-only"),
-            spec=_pod_spec(gpus=0, node_selector={"kubernetes.io/hostname": "cpu-node-0"}),
+            metadata=client.V1ObjectMeta(name=name),
+            spec=_pod_spec(gpus=gpus, node_selector={"kubernetes.io/hostname": "cpu-node-0"}),
         ),
     )
+
+
+def test_pod_without_gpus_runs_on_the_cpu_node(core_api, namespace):
+    _create_on_cpu_node(core_api, namespace, "cpu-only", gpus=0)
     pod = eventually(
         lambda: core_api.read_namespaced_pod("cpu-only", namespace),
         lambda p: p.status.phase == "Running",
@@ -92,13 +96,7 @@ def test_pod_without_gpus_runs_on_the_cpu_node(core_api, namespace):
 
 
 def test_gpu_pod_cannot_land_on_the_cpu_node(core_api, namespace):
-    core_api.create_namespaced_pod(
-        namespace,
-        client.V1Pod(
-            metadata=client.V1ObjectMeta(name="gpu-on-cpu"),
-            spec=_pod_spec(gpus=1, node_selector={"kubernetes.io/hostname": "cpu-node-0"}),
-        ),
-    )
+    _create_on_cpu_node(core_api, namespace, "gpu-on-cpu", gpus=1)
     pod = eventually(
         lambda: core_api.read_namespaced_pod("gpu-on-cpu", namespace),
         lambda p: any(c.type == "PodScheduled" for c in p.status.conditions or []),
