@@ -1,5 +1,6 @@
-"""Small polling helpers shared by the cluster-tier tests."""
+"""Small helpers shared by the cluster and e2e tiers: polling, and reading kubectl's tables."""
 
+import re
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -32,3 +33,13 @@ def stays(
         seen = probe()
         assert accept(seen), f"{what}: saw {seen!r}"
         time.sleep(0.25)
+
+
+def table_rows(table: str) -> list[dict[str, str]]:
+    """The rows of a table as kubectl prints it (header line first; one-word column names),
+    each as column name -> value. An empty cell reads as "", where `split()` would shift
+    the columns after it."""
+    header, *rows = table.strip("\n").splitlines()
+    starts = [word.start() for word in re.finditer(r"\S+", header)]
+    spans = list(zip(header.split(), starts, [*starts[1:], None], strict=True))
+    return [{name: row[start:end].strip() for name, start, end in spans} for row in rows]
