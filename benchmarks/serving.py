@@ -1,14 +1,16 @@
 """Serving throughput and latency against the in-process ceiling.
 
-    .venv/bin/python -m benchmarks.serving [--seconds 6] [--warmup 1.5]
+    .venv/bin/python -m benchmarks.serving [--rounds 3] [--seconds 2] [--warmup 0.5]
 
 Rows: Ferry's handler through Ferry's front (what clients reach) and through TorchServe
 directly, and TorchServe's stock BaseHandler (benchmarks/stock_handler.py), at batch size 1
 and 8 and concurrency 1, 8 and 32. The ceiling is the same model called in this process at
 the same batch size doing the same work per request as a worker (JSON decode of the same
 bodies, tensor build, one forward per batch, JSON encode) with the same torch thread count
-the launcher gives each worker. The load generator is this process, on the same CPUs as
-TorchServe; the output says how many CPUs there are and how busy the rest of the machine was.
+the launcher gives each worker. Each row is measured in rounds interleaved with the other
+targets and with the ceiling, after a warm-up, and reports the median round. The load generator
+is this process, on the same CPUs as TorchServe; the output says how many CPUs there are and
+how busy the rest of the machine was.
 
 Not a test: it prints figures measured in one run and asserts nothing. About 4 minutes.
 """
@@ -20,13 +22,14 @@ import json
 import os
 import random
 import signal
+import statistics
 import sys
 import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stdout, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -129,16 +132,22 @@ def ceiling(
 
 
 @dataclass
-class Load:
-    rps: float
-    p50_ms: float
-    p99_ms: float
+class Sample:
+    """One measured window against one target."""
+
+    latencies: list[float]  # seconds, one per answered request
+    elapsed: float
     errors: int
+    cpu: dict[str, float]  # CPU seconds spent in the window, by component
+
+    @property
+    def rps(self) -> float:
+        return len(self.latencies) / self.elapsed
 
 
 async def _load(
     url: str, headers: dict[str, str], bodies: list[bytes], concurrency: int, seconds: float
-) -> Load:
+) -> tuple[list[float], float, int]:
     latencies: list[float] = []
     errors = 0
     headers = {**headers, "Content-Type": "application/json"}
@@ -161,18 +170,12 @@ async def _load(
 
         await asyncio.gather(*(client(i) for i in range(concurrency)))
         elapsed = time.perf_counter() - started
-    latencies.sort()
-    return Load(
-        rps=len(latencies) / elapsed,
-        p50_ms=latencies[len(latencies) // 2] * 1000,
-        p99_ms=latencies[int(len(latencies) * 0.99)] * 1000,
-        errors=errors,
-    )
+    return latencies, elapsed, errors
 
 
 def load(
     url: str, headers: dict[str, str], bodies: list[bytes], concurrency: int, seconds: float
-) -> Load:
+) -> tuple[list[float], float, int]:
     return asyncio.run(_load(url, headers, bodies, concurrency, seconds))
 
 
@@ -199,41 +202,55 @@ class CpuMeter:
         }
         machine = psutil.cpu_times()
         busy = machine.user + machine.nice + machine.system + machine.irq + machine.softirq
-        used["others"] = busy - sum(used.values())
-        used["steal"] = machine.steal
+        used["others"] = busy - sum(used.values()) + machine.steal
         return used
 
 
-@dataclass
-class Row:
-    target: str
-    batch: int
-    concurrency: int
-    load: Load
-    cpu_ms: dict[str, float]  # per request, by component
-    others_pct: float  # CPU used outside the benchmark, % of one core
-    ceiling: float = 0.0
-
-
-def measure(
+def sample(
     url: str,
     headers: dict[str, str],
     meter: CpuMeter,
     bodies: list[bytes],
     concurrency: int,
     args: argparse.Namespace,
-) -> tuple[Load, dict[str, float], float]:
-    load(url, headers, bodies, concurrency, args.warmup)
+) -> Sample:
+    load(url, headers, bodies, concurrency, args.warmup)  # fill the pipeline, reach batch size
     before = meter.snapshot()
-    result = load(url, headers, bodies, concurrency, args.seconds)
+    latencies, elapsed, errors = load(url, headers, bodies, concurrency, args.seconds)
     after = meter.snapshot()
-    spent = {part: after[part] - before[part] for part in after}
-    answered = max(1.0, result.rps * args.seconds)
-    per_request = {
-        part: spent[part] / answered * 1000 for part in ("worker", "java", "front", "client")
-    }
-    others = (spent["others"] + spent["steal"]) / args.seconds * 100
-    return result, per_request, others
+    return Sample(latencies, elapsed, errors, {part: after[part] - before[part] for part in after})
+
+
+@dataclass
+class Row:
+    """One target at one batch size and concurrency, over every round."""
+
+    target: str
+    batch: int
+    concurrency: int
+    samples: list[Sample] = field(default_factory=list)
+    ceiling: float = 0.0  # median in-process req/s at this batch size
+
+    @property
+    def rps(self) -> float:
+        """The median round: a burst of other load on the machine spoils one round, not all."""
+        return statistics.median(s.rps for s in self.samples)
+
+    def latency_ms(self, quantile: float) -> float:
+        pooled = sorted(latency for s in self.samples for latency in s.latencies)
+        return pooled[min(len(pooled) - 1, int(len(pooled) * quantile))] * 1000
+
+    def cpu_ms(self, part: str) -> float:
+        """CPU time of one component per answered request."""
+        answered = sum(len(s.latencies) for s in self.samples)
+        return sum(s.cpu[part] for s in self.samples) / max(1, answered) * 1000
+
+    @property
+    def others_pct(self) -> float:
+        """CPU used outside the benchmark (or stolen by the hypervisor), % of one core."""
+        return (
+            sum(s.cpu["others"] for s in self.samples) / sum(s.elapsed for s in self.samples) * 100
+        )
 
 
 def stock_archive(model_file: Path, out: Path) -> Path:
@@ -299,20 +316,31 @@ def targets(servers: dict[str, ServedModel]) -> dict[str, tuple[ServedModel, str
 
 
 def served_rows(
-    servers: dict[str, ServedModel], bodies: list[bytes], batch: int, args: argparse.Namespace
-) -> list[Row]:
+    servers: dict[str, ServedModel],
+    module: Callable[[torch.Tensor], Any],
+    bodies: list[bytes],
+    batch: int,
+    args: argparse.Namespace,
+) -> tuple[list[Row], list[float]]:
+    """Rounds of every target (and the ceiling) in turn, so a burst of other load hits one
+    round of each rather than all of one."""
     paths = targets(servers)
     meters = {name: CpuMeter(served) for name, served in servers.items()}
     for _, url, headers in paths.values():
         load(url, headers, bodies, 32, JIT_WARMUP_SECONDS)
-    rows = []
+    rows = {(t, c): Row(t, batch, c) for c in CONCURRENCY for t in paths}
+    ceilings = []
     for concurrency in CONCURRENCY:
-        for target, (served, url, headers) in paths.items():
-            meter = meters[served.name]
-            result, cpu_ms, others = measure(url, headers, meter, bodies, concurrency, args)
-            rows.append(Row(target, batch, concurrency, result, cpu_ms, others))
-            print(f"  {target} batch {batch} concurrency {concurrency}: {result.rps:.0f} req/s")
-    return rows
+        for _ in range(args.rounds):
+            ceilings.append(ceiling(module, bodies, batch, args.ceiling_seconds))
+            for target, (served, url, headers) in paths.items():
+                meter = meters[served.name]
+                got = sample(url, headers, meter, bodies, concurrency, args)
+                rows[target, concurrency].samples.append(got)
+        print(f"  batch {batch} concurrency {concurrency} done")
+    for row in rows.values():
+        row.ceiling = statistics.median(ceilings)
+    return list(rows.values()), ceilings
 
 
 # ---------------------------------------------------------------------------- report
@@ -339,44 +367,49 @@ def busy_processes(seconds: float = 2.0) -> str:
 
 def print_table(rows: list[Row], ceilings: dict[int, list[float]]) -> None:
     print()
-    print("cpu ms/req: CPU time per answered request of the worker, TorchServe's Java")
-    print("frontend, Ferry's front (launcher) and the load generator; others: CPU used by the")
-    print("rest of the machine (and stolen by the hypervisor) during the row, % of one core")
+    print("req/s: median of the rounds; p50/p99 over all rounds; served/ceiling: req/s over the")
+    print("median in-process ceiling at the same batch size; cpu ms/req: CPU time per answered")
+    print("request of the worker, TorchServe's Java frontend, Ferry's front (the launcher) and")
+    print("the load generator; others: CPU used by the rest of the machine or stolen by the")
+    print("hypervisor meanwhile, % of one core")
     print(
         f"{'target':16} {'batch':>5} {'conc':>4} {'req/s':>6} {'p50 ms':>7} {'p99 ms':>7} "
         f"{'errors':>6} {'served/ceiling':>14} | cpu ms/req {'worker':>6} {'java':>5} "
         f"{'front':>5} {'client':>6} | {'others':>6}"
     )
     for row in rows:
-        cpu = row.cpu_ms
+        errors = sum(s.errors for s in row.samples)
         print(
-            f"{row.target:16} {row.batch:5} {row.concurrency:4} {row.load.rps:6.0f} "
-            f"{row.load.p50_ms:7.1f} {row.load.p99_ms:7.1f} {row.load.errors:6} "
-            f"{row.load.rps / row.ceiling:14.2f} | {'':10} {cpu['worker']:6.2f} "
-            f"{cpu['java']:5.2f} {cpu['front']:5.2f} {cpu['client']:6.2f} | "
-            f"{row.others_pct:5.0f}%"
+            f"{row.target:16} {row.batch:5} {row.concurrency:4} {row.rps:6.0f} "
+            f"{row.latency_ms(0.5):7.1f} {row.latency_ms(0.99):7.1f} {errors:6} "
+            f"{row.rps / row.ceiling:14.2f} | {'':10} {row.cpu_ms('worker'):6.2f} "
+            f"{row.cpu_ms('java'):5.2f} {row.cpu_ms('front'):5.2f} {row.cpu_ms('client'):6.2f} "
+            f"| {row.others_pct:5.0f}%"
         )
     for batch, measured in ceilings.items():
         print(
-            f"in-process ceiling, batch {batch}: {sum(measured) / len(measured):.0f} req/s "
-            f"(before/after the served rows: {' / '.join(f'{c:.0f}' for c in measured)})"
+            f"in-process ceiling, batch {batch}: median {statistics.median(measured):.0f} req/s "
+            f"(min {min(measured):.0f}, max {max(measured):.0f}, {len(measured)} rounds)"
         )
 
 
 def print_goal(rows: list[Row]) -> None:
     for row in rows:
         if row.batch == max(BATCHES) and row.concurrency == max(CONCURRENCY):
-            ratio = row.load.rps / row.ceiling
+            ratio = row.rps / row.ceiling
             verdict = "met" if ratio >= GOAL else "NOT met"
-            print(f"goal {row.target}: batch {row.batch}, concurrency {row.concurrency}: ", end="")
-            print(f"{ratio:.2f} of the ceiling, goal {GOAL}: {verdict}")
+            print(
+                f"goal, {row.target}, batch {row.batch}, concurrency {row.concurrency}: "
+                f"{ratio:.2f} of the ceiling (goal {GOAL}): {verdict}"
+            )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=float, default=6.0, help="measured seconds per row")
-    parser.add_argument("--warmup", type=float, default=1.5, help="unmeasured seconds per row")
-    parser.add_argument("--ceiling-seconds", type=float, default=4.0)
+    parser.add_argument("--rounds", type=int, default=3, help="measured windows per row")
+    parser.add_argument("--seconds", type=float, default=2.0, help="seconds per window")
+    parser.add_argument("--warmup", type=float, default=0.5, help="unmeasured, before each")
+    parser.add_argument("--ceiling-seconds", type=float, default=1.0)
     args = parser.parse_args()
     # SIGTERM must unwind through `serving()`: TorchServe runs in its own process group and
     # would outlive a benchmark killed without stopping it.
@@ -406,12 +439,8 @@ def main() -> None:
         rows: list[Row] = []
         ceilings: dict[int, list[float]] = {}
         for batch in BATCHES:
-            ceilings[batch] = [ceiling(module, bodies, batch, args.ceiling_seconds)]
             with serving(root, archives, batch) as servers:
-                batch_rows = served_rows(servers, bodies, batch, args)
-            ceilings[batch].append(ceiling(module, bodies, batch, args.ceiling_seconds))
-            for row in batch_rows:
-                row.ceiling = sum(ceilings[batch]) / len(ceilings[batch])
+                batch_rows, ceilings[batch] = served_rows(servers, module, bodies, batch, args)
             rows += batch_rows
     print_table(rows, ceilings)
     print_goal(rows)
