@@ -3,10 +3,11 @@
 torch starts one intra-op thread per CPU it can see, and TorchServe starts workers without
 limiting that. In a pod the CPUs torch sees are the node's (a CPU limit is a CFS quota, not
 a smaller CPU set), and every worker shares them with TorchServe's Java frontend and Ferry's
-front. Measured on 2 cores: one worker with 2 threads served a batch-8 model at 140 req/s
-(the threads spin and get preempted at every parallel region), with 1 thread at 520 req/s.
-So each worker gets an equal share of the pod's CPU budget after one core is left to the
-frontends, and never less than one thread.
+front. Threads beyond the cores left to them spin at every parallel region and wait for each
+other when one is preempted. Measured on 2 cores, one worker, batch 8, concurrency 32: 1 thread
+served 620-670 req/s in every round; 2 threads 570-950 req/s on a quiet machine and 140 req/s
+while other processes were busy. So each worker gets an equal share of the pod's CPU budget after
+one core is left to the frontends, and never less than one thread.
 """
 
 import math
