@@ -1,4 +1,8 @@
-"""Baseline for benchmarks/serving.py: TorchServe's stock BaseHandler with JSON in and out."""
+"""Baseline for benchmarks/serving.py: TorchServe's stock BaseHandler with JSON in and out.
+
+BaseHandler loads the TorchScript file and runs preprocess, inference and postprocess; this
+adds only JSON. It answers one row per request, as the benchmark sends one instance each.
+"""
 
 import torch
 from ts.torch_handler.base_handler import BaseHandler
