@@ -1,5 +1,12 @@
-"""`python -m benchmarks`: run every benchmark script."""
+"""`python -m benchmarks` (`make bench`): run every benchmark with its defaults, one after
+the other so they do not compete for the machine's cores."""
 
-from benchmarks import serving
+from benchmarks import localcluster, operator_apply, serving
 
-serving.main()
+for title, run in (
+    ("local control plane: start time and idle memory", localcluster.main),
+    ("operator: ModelDeployments vs bare Deployments, API writes", operator_apply.main),
+    ("serving: Ferry's handler and front vs stock handler vs in-process ceiling", serving.main),
+):
+    print(f"\n=== {title}", flush=True)
+    run()
