@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the local-cluster binaries (etcd, kube-apiserver, kube-controller-manager,
-# kube-scheduler, kubectl, kwok, helm, kind) from Go modules into a cache outside the
+# kube-scheduler, kubectl, kwok, helm, kind) and fake-gcs-server (the local GCS the
+# torchserve tier fetches gs:// artifacts from) from Go modules into a cache outside the
 # repository. A stamp of every input (go.mod/go.sum, this script, `go version`) makes a
 # second run a no-op; any change to those inputs rebuilds.
 set -euo pipefail
@@ -15,14 +16,16 @@ kube_version=v1.35.4
 kwok_version=v0.8.0
 helm_version=v3.22.0
 kind_version=v0.33.0
+fake_gcs_version=v1.56.1
 
 stamp_inputs() {
   go version
-  echo "$kube_version $kwok_version $helm_version $kind_version"
+  echo "$kube_version $kwok_version $helm_version $kind_version $fake_gcs_version"
   cat "$here/build.sh" "$here"/go/*/go.mod "$here"/go/*/go.sum
 }
 stamp=$(stamp_inputs | sha256sum | cut -d' ' -f1)
-binaries=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok helm kind)
+binaries=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok helm kind
+  fake-gcs-server)
 
 all_present() {
   local b
@@ -58,6 +61,10 @@ GOBIN=$bin go install -trimpath -ldflags="-s -w" "sigs.k8s.io/kwok/cmd/kwok@$kwo
 GOBIN=$bin go install -trimpath -ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$helm_version" \
   "helm.sh/helm/v3/cmd/helm@$helm_version"
 GOBIN=$bin go install -trimpath -ldflags="-s -w" "sigs.k8s.io/kind@$kind_version"
+
+echo "installing fake-gcs-server $fake_gcs_version into $bin"
+# Its go.mod has no replace directives, so `go install pkg@version` builds it as released.
+GOBIN=$bin go install -trimpath -ldflags="-s -w" "github.com/fsouza/fake-gcs-server@$fake_gcs_version"
 
 # kwok >= 0.8 has no built-in stages: keep the upstream defaults next to the binaries.
 stages=$cache/kwok-stages
