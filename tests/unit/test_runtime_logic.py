@@ -1,15 +1,18 @@
 """Pure pieces of the pod runtime: fetch error mapping, key file, front routing, config."""
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ferry.contract import FetchExit
 from ferry.runtime.errors import classify
 from ferry.runtime.front import FrontCounters, model_of
 from ferry.runtime.keys import KeyFile, parse_keys
-from ferry.runtime.sources import local_path
+from ferry.runtime.sources import GCS_EMULATOR_ENV, gcs_filesystem, local_path
 from ferry.torchserve.config import (
     ServingConfig,
     endpoints,
@@ -63,6 +66,40 @@ def test_pvc_and_file_uris_are_local_paths() -> None:
     assert local_path("pvc://claim/a/b.mar", Path("/mnt/pvc")) == Path("/mnt/pvc/claim/a/b.mar")
     assert local_path("file:///models/m.mar", Path("/mnt/pvc")) == Path("/models/m.mar")
     assert local_path("s3://b/m.mar", Path("/mnt/pvc")) is None
+
+
+def service_account_key(path: Path) -> Path:
+    """A well-formed service-account key file (its key signs nothing: nothing is sent)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    document = {
+        "type": "service_account",
+        "project_id": "ferry-test",
+        "private_key_id": "1",
+        "private_key": pem.decode(),
+        "client_email": "fetch@ferry-test.iam.gserviceaccount.com",
+        "client_id": "1",
+        "token_uri": "https://oauth2.googleapis.com/token",
+    }
+    path.write_text(json.dumps(document))
+    return path
+
+
+def test_a_gcs_emulator_gets_no_credentials(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Credentials the pod has for Google must not reach whatever STORAGE_EMULATOR_HOST names.
+    key_file = service_account_key(tmp_path / "key.json")
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key_file))
+    monkeypatch.setenv(GCS_EMULATOR_ENV, "127.0.0.1:4443")
+    fs = gcs_filesystem()
+    assert fs.credentials.method == "anon"
+    assert fs.credentials.credentials is None  # no Authorization header on any request
+    assert fs.base == "http://127.0.0.1:4443/storage/v1/"
 
 
 def test_keys_parse_and_expire(tmp_path: Path) -> None:
