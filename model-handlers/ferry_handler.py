@@ -226,6 +226,7 @@ class FerryService:
         self.device = torch.device("cpu")
         self.dtype = torch.float32
         self.load_seconds = 0.0
+        self.warmup_seconds = 0.0  # part of load_seconds; with compile on, mostly compilation
         self.batches = 0  # TorchServe batches answered, to show batching works
         self.requests = 0
         self.largest_batch = 0
@@ -242,7 +243,9 @@ class FerryService:
         model = load_model(os.path.join(model_dir, serialized), model_dir, opts, self.device)
         self.model = optimize(model, opts, self.device)
         self.dtype = PRECISIONS[opts.precision]
+        warmup_started = time.monotonic()
         self._warm_up(int(props.get("batch_size") or 1))
+        self.warmup_seconds = time.monotonic() - warmup_started
         self.load_seconds = time.monotonic() - started
         self.initialized = True
         logger.info("ferry handler ready: %s", json.dumps(self.describe()))
@@ -283,6 +286,7 @@ class FerryService:
             "quantizedLinear": len(quantized),
             "compiled": self.opts.compile,
             "loadSeconds": round(self.load_seconds, 3),
+            "warmupSeconds": round(self.warmup_seconds, 3),
             "batches": self.batches,
             "requests": self.requests,
             "largestBatch": self.largest_batch,

@@ -41,6 +41,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def pod_environment() -> dict[str, str]:
+    """This process's environment minus what torch put there, as a pod would start.
+
+    torch.export (the `artifacts` fixture) sets TORCHINDUCTOR_CACHE_DIR to a shared
+    /tmp/torchinductor_root in os.environ; inherited, it would make every instance's workers
+    compile into, and reuse, one cache outside the instance. Without it each worker's
+    inductor cache lives under the instance's TEMP, like a pod's under its /tmp.
+    """
+    env = {key: value for key, value in os.environ.items() if key != "TORCHINDUCTOR_CACHE_DIR"}
+    return {**env, "PYTHONUNBUFFERED": "1"}
+
+
 @dataclass
 class ServedModel:
     """One pod's worth of serving: ferry-serve supervising TorchServe, in its own dirs."""
@@ -130,7 +142,7 @@ class ServedModel:
                 [sys.executable, "-m", "ferry.runtime.serve", "--config", str(config)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env=pod_environment(),
             )
         return self
 
