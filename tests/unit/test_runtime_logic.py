@@ -12,6 +12,7 @@ from ferry.contract import FetchExit
 from ferry.runtime.errors import classify
 from ferry.runtime.front import FrontCounters, model_of
 from ferry.runtime.keys import KeyFile, parse_keys
+from ferry.runtime.serve import KEY_CHECK_SECONDS, key_check_seconds
 from ferry.runtime.sources import GCS_EMULATOR_ENV, gcs_filesystem, local_path
 from ferry.torchserve.config import (
     ServingConfig,
@@ -116,6 +117,11 @@ def test_keys_parse_and_expire(tmp_path: Path) -> None:
     assert key_file.refresh() == keys
 
 
+def test_keys_are_checked_at_least_twice_within_the_renewal_margin() -> None:
+    assert key_check_seconds(600) == KEY_CHECK_SECONDS  # the default margin: every 30 s
+    assert key_check_seconds(20) == 10
+
+
 def test_front_counts_by_model_and_outcome() -> None:
     assert model_of("/predictions/resnet/2.0") == "resnet"
     assert model_of("/v2/models/resnet/infer") == "resnet"
@@ -138,4 +144,7 @@ def test_config_properties_are_hardened_and_deterministic() -> None:
     assert properties["grpc_management_address"] == "127.0.0.1"
     assert endpoints(properties).management == "http://127.0.0.1:8081"
     assert '"batchSize":8' in properties["models"]
+    assert "token_expiration_min" not in properties  # TorchServe's default, left implicit
+    short = ServingConfig(model_name="m", model_version="2", token_expiration_min=0.5)
+    assert parse_properties(render_config_properties(short))["token_expiration_min"] == "0.5"
     assert "batchSize" not in render_model_config({"format": "export"})

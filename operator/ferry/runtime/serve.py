@@ -30,6 +30,15 @@ log = logging.getLogger("ferry.serve")
 KEY_CHECK_SECONDS = 30.0
 
 
+def key_check_seconds(margin_seconds: float) -> float:
+    """How often to look at the keys' expiry: at least twice within the renewal margin.
+
+    Checking less often than the margin could find a key outside the margin at one check
+    and already expired at the next.
+    """
+    return min(KEY_CHECK_SECONDS, margin_seconds / 2)
+
+
 async def renew_keys(backend: Backend, margin_seconds: float) -> None:
     """Keep TorchServe's expiring keys fresh: it never renews them by itself."""
     while True:
@@ -40,7 +49,7 @@ async def renew_keys(backend: Backend, margin_seconds: float) -> None:
                 log.info("renewed TorchServe's %s key", kind)
             except BackendUnreachableError as err:
                 log.warning("could not renew the %s key: %s", kind, err)
-        await asyncio.sleep(KEY_CHECK_SECONDS)
+        await asyncio.sleep(key_check_seconds(margin_seconds))
 
 
 def torch_threads(properties: dict[str, str]) -> int:

@@ -19,6 +19,9 @@ import yaml
 
 from ferry import contract
 
+# TorchServe's own lifetime of the inference and management keys, in minutes (a double).
+TORCHSERVE_TOKEN_EXPIRATION_MIN = 60.0
+
 
 @dataclass(frozen=True)
 class ServingConfig:
@@ -39,6 +42,10 @@ class ServingConfig:
     # TorchServe always starts its gRPC APIs; they get loopback too (7070/7071 by default).
     grpc_inference_port: int = 7070
     grpc_management_port: int = 7071
+    # Lifetime of TorchServe's inference and management keys, in minutes (fractions allowed);
+    # ferry-serve renews them `keyRenewalMarginSeconds` before they expire, so the margin
+    # must be shorter than this.
+    token_expiration_min: float = TORCHSERVE_TOKEN_EXPIRATION_MIN
 
     @property
     def archive_file(self) -> str:
@@ -93,6 +100,10 @@ def render_config_properties(cfg: ServingConfig) -> str:
         "enable_envvars_config": "false",
         "install_py_dep_per_model": "false",
     }
+    # Written only when it differs from TorchServe's default: the text of every existing
+    # configuration, and with it every revision hash (ferry.build.workload), stays the same.
+    if cfg.token_expiration_min != TORCHSERVE_TOKEN_EXPIRATION_MIN:
+        properties["token_expiration_min"] = f"{cfg.token_expiration_min:g}"
     return "".join(f"{key}={value}\n" for key, value in properties.items())
 
 

@@ -47,5 +47,6 @@ class ServeSettings(_CamelModel):
     bind_host: str = "0.0.0.0"  # noqa: S104 - the Service and the kubelet reach these ports
     front_port: int = contract.FRONT_PORT
     agent_port: int = contract.AGENT_PORT
-    # Renew TorchServe's expiring inference/management keys this long before they expire.
+    # Renew TorchServe's expiring inference/management keys this long before they expire;
+    # shorter than their lifetime (`token_expiration_min` in config.properties, 60 min).
     key_renewal_margin_seconds: float = Field(default=600, gt=0)
