@@ -27,7 +27,11 @@ import torch
 
 from ferry.cli.__main__ import main as ferry_cli
 from ferry.runtime.keys import KEY_FILE_NAME, parse_keys
-from ferry.torchserve.config import ServingConfig, render_config_properties
+from ferry.torchserve.config import (
+    TORCHSERVE_TOKEN_EXPIRATION_MIN,
+    ServingConfig,
+    render_config_properties,
+)
 from ferry.torchserve.settings import GoldenProbe, ServeSettings
 
 HERE = Path(__file__).parent
@@ -65,6 +69,10 @@ class ServedModel:
     max_batch_delay_ms: int = 0
     probe: GoldenProbe | None = None
     client_token: str | None = None
+    token_expiration_min: float = TORCHSERVE_TOKEN_EXPIRATION_MIN
+    key_renewal_margin_seconds: float = ServeSettings.model_fields[
+        "key_renewal_margin_seconds"
+    ].default
     ports: dict[str, int] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
 
@@ -118,6 +126,7 @@ class ServedModel:
             metrics_port=self.ports["ts_metrics"],
             grpc_inference_port=self.ports["grpc_inf"],
             grpc_management_port=self.ports["grpc_mgmt"],
+            token_expiration_min=self.token_expiration_min,
         )
         (self.root / "config.properties").write_text(render_config_properties(serving))
         token_file = None
@@ -134,6 +143,7 @@ class ServedModel:
             temp_dir=str(self.root / "tmp"),
             front_port=self.ports["front"],
             agent_port=self.ports["agent"],
+            key_renewal_margin_seconds=self.key_renewal_margin_seconds,
         )
         config = self.root / "ferry-serve.json"
         config.write_text(settings.model_dump_json(by_alias=True))
