@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -15,11 +16,38 @@ class ClusterError(RuntimeError):
     """The local cluster could not be started or stopped; the message says what to look at."""
 
 
+_LOWEST_PORT = 10000
+_handed_out: set[int] = set()
+
+
+def _ephemeral_range_start() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
+    """A loopback port nobody listens on, below the kernel's ephemeral range, never repeated.
+
+    bind(0) draws from the ephemeral range, which outgoing connections draw from too: between
+    picking a port and a server binding it, a client socket may take it (TorchServe then dies
+    with "Address already in use"). Below that range only listeners compete, and a port is
+    handed out once per process so two servers started later never get the same one.
+    """
+    highest = _ephemeral_range_start() - 1
+    for _ in range(1000):
+        port = random.randint(_LOWEST_PORT, highest)
+        if port in _handed_out:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
         return port
+    raise ClusterError(f"no free loopback port between {_LOWEST_PORT} and the ephemeral range")
 
 
 def port_in_use(port: int) -> bool:

@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ import pytest
 import requests
 import torch
 
+from e2e.localcluster.processes import free_port
 from ferry.cli.__main__ import main as ferry_cli
 from ferry.runtime.keys import KEY_FILE_NAME, parse_keys
 from ferry.torchserve.config import (
@@ -37,12 +37,6 @@ from ferry.torchserve.settings import GoldenProbe, ServeSettings
 HERE = Path(__file__).parent
 MODEL_CLASS_FILE = HERE / "tinynet.py"
 STARTUP_SECONDS = 90
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def pod_environment() -> dict[str, str]:

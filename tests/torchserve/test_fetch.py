@@ -18,10 +18,10 @@ import requests
 import torch
 
 from e2e.localcluster.cluster import default_cache
-from e2e.localcluster.processes import wait_until
+from e2e.localcluster.processes import free_port, wait_until
 from ferry.contract import FetchExit
 
-from .conftest import Artifacts, Packager, ServedModel, free_port, reference, running
+from .conftest import Artifacts, Packager, ServedModel, reference, running
 
 pytestmark = pytest.mark.torchserve
 
