@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -257,7 +258,10 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory, tinynet: ModuleType) -> 
     batch = torch.export.Dim("batch", min=1, max=1024)
     program = torch.export.export(model, example, dynamic_shapes=({0: batch},))
     torch.export.save(program, root / "tiny.pt2")
-    torch.jit.save(torch.jit.script(model), root / "tiny.ts")
+    with warnings.catch_warnings():
+        # TorchScript is deprecated upstream, but users still ship it and the issue asks for it.
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.jit.save(torch.jit.script(model), root / "tiny.ts")
     torch.save(model.state_dict(), root / "tiny_state.pt")
     torch.save(model, root / "tiny_full.pt")
     return Artifacts(
