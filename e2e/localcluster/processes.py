@@ -1,6 +1,7 @@
 """Starting, tracking and stopping the control-plane processes."""
 
 import contextlib
+import functools
 import os
 import random
 import signal
@@ -20,6 +21,7 @@ _LOWEST_PORT = 10000
 _handed_out: set[int] = set()
 
 
+@functools.cache
 def _ephemeral_range_start() -> int:
     try:
         return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
