@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the local-cluster binaries (etcd, kube-apiserver, kube-controller-manager,
-# kube-scheduler, kubectl, kwok, helm, kind) and fake-gcs-server (the local GCS the
+# kube-scheduler, kubectl, kwok, helm, kind; kubelet and kube-proxy for the real node) and fake-gcs-server (the local GCS the
 # torchserve tier fetches gs:// artifacts from) from Go modules into a cache outside the
 # repository. A stamp of every input (go.mod/go.sum, this script, `go version`) makes a
 # second run a no-op; any change to those inputs rebuilds.
@@ -24,8 +24,8 @@ stamp_inputs() {
   cat "$here/build.sh" "$here"/go/*/go.mod "$here"/go/*/go.sum
 }
 stamp=$(stamp_inputs | sha256sum | cut -d' ' -f1)
-binaries=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok helm kind
-  fake-gcs-server)
+binaries=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy
+  kwok helm kind fake-gcs-server)
 
 all_present() {
   local b
@@ -48,10 +48,11 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=2026-01-01T00:00:00Z"
 done
 
-echo "building Kubernetes $kube_version control plane and kubectl into $bin"
+echo "building Kubernetes $kube_version control plane, kubectl, kubelet and kube-proxy into $bin"
 (cd "$here/go/kube" && go build -trimpath -tags=selinux,notest,grpcnotrace -ldflags="$ldflags" -o "$bin/" \
   k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-  k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl)
+  k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl \
+  k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy)
 
 echo "building etcd into $bin"
 (cd "$here/go/etcd" && go build -trimpath -ldflags="-s -w" -o "$bin/etcd" go.etcd.io/etcd/server/v3)
