@@ -1,8 +1,9 @@
 """The `/stats` document of a serving pod, and the figures of a window between two. Pure.
 
-`/stats` holds cumulative counters only; consumers (canary analysis, autoscaling) keep the
-previous snapshot and call `window(previous, current, seconds)`. Counters restart at zero
-when the pod's launcher restarts; a window across such a restart counts from zero.
+`/stats` holds cumulative counters (and two gauges, `pendingRequests` and `inFlight`);
+consumers (canary analysis, autoscaling) keep the previous snapshot and call
+`window(previous, current, seconds)`. Counters restart at zero when the pod's launcher
+restarts; a window across such a restart counts from zero.
 """
 
 from dataclasses import dataclass
@@ -40,6 +41,8 @@ class PodStats(_CamelModel):
     queue_latency_micros_sum: float = 0.0  # TorchServe: queue wait of `backend_requests`
     backend_requests: int = 0  # requests TorchServe answered (including golden probes)
     pending_requests: int = 0  # TorchServe's job queue, now
+    in_flight: int = 0  # front: client requests being answered, now
+    in_flight_seconds_sum: float = 0.0  # front: integral of `in_flight` over time
     load_seconds: float | None = None  # launcher start -> first READY worker
 
 
@@ -54,11 +57,17 @@ class WindowFigures:
     mean_latency_ms: float | None  # None without requests
     mean_queue_ms: float | None
     pending_requests: int
+    # Requests in flight at the front, averaged over the window: Δ(in-flight seconds) / Δt.
+    mean_concurrency: float = 0.0
 
 
 def window(previous: PodStats | None, current: PodStats, seconds: float) -> WindowFigures:
     """Rates and means between `previous` (None: since start) and `current`."""
-    if previous is None or current.requests.total < previous.requests.total:
+    if (
+        previous is None
+        or current.requests.total < previous.requests.total
+        or current.in_flight_seconds_sum < previous.in_flight_seconds_sum  # never falls otherwise
+    ):
         previous = PodStats(model=current.model, version=current.version)
     requests = current.requests.total - previous.requests.total
     errors5xx = current.requests.errors5xx - previous.requests.errors5xx
@@ -66,6 +75,7 @@ def window(previous: PodStats | None, current: PodStats, seconds: float) -> Wind
     latency = current.latency_micros_sum - previous.latency_micros_sum
     backend = current.backend_requests - previous.backend_requests
     queue = current.queue_latency_micros_sum - previous.queue_latency_micros_sum
+    in_flight_seconds = current.in_flight_seconds_sum - previous.in_flight_seconds_sum
     if backend < 0:  # TorchServe restarted inside the launcher's lifetime
         backend, queue = current.backend_requests, current.queue_latency_micros_sum
     return WindowFigures(
@@ -76,6 +86,7 @@ def window(previous: PodStats | None, current: PodStats, seconds: float) -> Wind
         mean_latency_ms=latency / requests / 1000 if requests else None,
         mean_queue_ms=queue / backend / 1000 if backend else None,
         pending_requests=current.pending_requests,
+        mean_concurrency=in_flight_seconds / seconds if seconds > 0 else 0.0,
     )
 
 

@@ -66,6 +66,8 @@ class Agent:
             queue_latency_micros_sum=backend.queue_latency_micros_sum,
             backend_requests=backend.requests,
             pending_requests=int(entry.get("jobQueueStatus", {}).get("pendingRequests", 0)),
+            in_flight=front.in_flight if front else 0,
+            in_flight_seconds_sum=self.counters.in_flight_seconds(model),
             load_seconds=self.load_seconds,
         )
 

@@ -2,20 +2,22 @@
 
 Clients reach TorchServe's inference API only through here. The front checks the optional
 client token, replaces it with TorchServe's current inference key, and counts each model's
-outcomes and latency: TorchServe has no per-model error counter, so this is where errors are
-counted. It is on the hot path: one pooled keep-alive session, bodies passed through whole.
+outcomes, latency and requests in flight: TorchServe has no per-model error counter, so this
+is where errors are counted. It is on the hot path: one pooled keep-alive session, bodies
+passed through whole.
 """
 
 import hmac
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
 from aiohttp import web
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from ferry.runtime.keys import KeyFile
@@ -42,13 +44,43 @@ class ModelCounts:
     errors4xx: int = 0
     errors5xx: int = 0
     latency_micros_sum: float = 0.0
+    in_flight: int = 0
+    # The integral of `in_flight` over time, as of its last change: a counter whose rate is
+    # the mean concurrency of any window (Little's law), which a point sample cannot give.
+    in_flight_seconds_at_change: float = 0.0
+    in_flight_changed_at: float = 0.0
+
+    def in_flight_seconds(self, now: float) -> float:
+        """The integral of `in_flight` up to `now` (the counters' clock)."""
+        elapsed = now - self.in_flight_changed_at
+        return self.in_flight_seconds_at_change + self.in_flight * elapsed
+
+    def add_in_flight(self, change: int, now: float) -> None:
+        self.in_flight_seconds_at_change = self.in_flight_seconds(now)
+        self.in_flight_changed_at = now
+        self.in_flight += change
 
 
 class FrontCounters:
     """Per-model outcomes of client requests, cumulative since the launcher started."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.models: defaultdict[str, ModelCounts] = defaultdict(ModelCounts)
+        self.clock = clock
+
+    @contextmanager
+    def in_flight(self, model: str) -> Iterator[None]:
+        """Count a request as in flight for the duration of the block, however it ends."""
+        counts = self.models[model]
+        counts.add_in_flight(1, self.clock())
+        try:
+            yield
+        finally:
+            counts.add_in_flight(-1, self.clock())
+
+    def in_flight_seconds(self, model: str) -> float:
+        counts = self.models.get(model)
+        return counts.in_flight_seconds(self.clock()) if counts else 0.0
 
     def record(self, model: str, status: int, micros: float) -> None:
         counts = self.models[model]
@@ -66,20 +98,30 @@ class FrontCollector(Collector):
     def __init__(self, counters: FrontCounters) -> None:
         self.counters = counters
 
-    def collect(self) -> Iterator[CounterMetricFamily]:
+    def collect(self) -> Iterator[Metric]:
         requests = CounterMetricFamily(
             "ferry_front_requests", "Client requests by model and outcome", labels=["model", "code"]
         )
         latency = CounterMetricFamily(
             "ferry_front_latency_microseconds", "Sum of request latencies", labels=["model"]
         )
+        in_flight = GaugeMetricFamily(
+            "ferry_front_in_flight", "Client requests in flight now", labels=["model"]
+        )
+        in_flight_seconds = CounterMetricFamily(
+            "ferry_front_in_flight_seconds",
+            "Integral of in-flight requests over time; its rate is the mean concurrency",
+            labels=["model"],
+        )
+        now = self.counters.clock()
         for model, counts in sorted(self.counters.models.items()):
             ok = counts.total - counts.errors4xx - counts.errors5xx
             for code, value in (("2xx", ok), ("4xx", counts.errors4xx), ("5xx", counts.errors5xx)):
                 requests.add_metric([model, code], value)
             latency.add_metric([model], counts.latency_micros_sum)
-        yield requests
-        yield latency
+            in_flight.add_metric([model], counts.in_flight)
+            in_flight_seconds.add_metric([model], counts.in_flight_seconds(now))
+        yield from (requests, latency, in_flight, in_flight_seconds)
 
 
 def model_of(path: str) -> str | None:
@@ -146,10 +188,11 @@ def front_app(
                 headers={"WWW-Authenticate": "Bearer"},
             )
         started = time.perf_counter()
-        try:
-            response = await forward(request)
-        except aiohttp.ClientError:
-            response = web.json_response({"error": "model server unavailable"}, status=503)
+        with counters.in_flight(model):
+            try:
+                response = await forward(request)
+            except aiohttp.ClientError:
+                response = web.json_response({"error": "model server unavailable"}, status=503)
         counters.record(model, response.status, (time.perf_counter() - started) * 1e6)
         return response
 
