@@ -12,6 +12,7 @@ from pydantic.alias_generators import to_camel
 
 from ferry.api import labels
 from ferry.api.quantity import canonical_quantity
+from ferry.api.rollout import Rollout, Traffic
 from ferry.torchserve.settings import GoldenProbe
 
 # Patterns shared with the CRD (a unit test checks that the CRD uses the same ones).
@@ -133,10 +134,6 @@ class Inference(_Spec):
     client_token_secret_ref: ClientTokenSecretReference | None = None
 
 
-class Rollout(_Spec):
-    progress_deadline_seconds: Annotated[int, Field(ge=30, le=86_400)] = 600
-
-
 class ModelDeploymentSpec(_Spec):
     model: ModelSource
     runtime: Runtime
@@ -146,3 +143,6 @@ class ModelDeploymentSpec(_Spec):
     replicas: Annotated[int, Field(ge=0, le=1000)] = 1
     inference: Inference = Inference()
     rollout: Rollout = Rollout()
+    traffic: Traffic = Traffic()
+    # Revisions kept (scaled to zero) for declarative rollback, and entries in status.history.
+    revision_history_limit: Annotated[int, Field(ge=1, le=50)] = 5

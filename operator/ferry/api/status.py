@@ -34,6 +34,62 @@ class Condition(_Status):
     last_transition_time: Timestamp
 
 
+Verdict = Literal["Passed", "Failed", "Inconclusive"]
+RolloutPhase = Literal["Progressing", "Paused", "RolledBack", "Aborted"]
+Outcome = Literal["Promoted", "RolledBack", "Aborted", "Superseded"]
+
+
+class AnalysisRecord(_Status):
+    """One analysis interval of the canary (and of the stable revision, for comparisons)."""
+
+    at: Timestamp  # when the interval ended
+    step: int
+    requests: int
+    error_rate: float | None = None
+    mean_latency_ms: float | None = None
+    stable_requests: int | None = None
+    stable_error_rate: float | None = None
+    stable_mean_latency_ms: float | None = None
+    verdict: Verdict
+    message: str
+
+
+class RolloutStatus(_Status):
+    """Progress of the rollout of `revision`: everything a restarted operator resumes from."""
+
+    revision: str
+    version: str  # model version of that revision
+    uri: str = ""
+    sha256: str = ""
+    attempt: int = 1  # raised by each retry (the retry annotation names the next one)
+    phase: RolloutPhase = "Progressing"
+    step: int = 1  # 1-based index into the effective steps (spec steps, then 100 %)
+    total_steps: int = 1
+    step_weight: int = 100  # the weight the current step asks for
+    started_at: Timestamp
+    step_started_at: Timestamp
+    weight_reached_at: Timestamp | None = None  # the step's canary replicas all ready
+    progress_at: Timestamp  # last progress; the progress deadline counts from here
+    interval_started_at: Timestamp | None = None  # the analysis interval now running
+    passed_intervals: int = 0  # at this step
+    failed_intervals: int = 0  # over the whole attempt
+    analysis: list[AnalysisRecord] = Field(default_factory=list)  # newest first, bounded
+    reason: str = ""  # why it rolled back or was aborted (a condition reason)
+    message: str = ""
+
+
+class HistoryEntry(_Status):
+    """A revision's rollout ended: promoted, rolled back, aborted or superseded."""
+
+    revision: str
+    version: str
+    uri: str
+    sha256: str
+    outcome: Outcome
+    reason: str
+    at: Timestamp
+
+
 class ModelDeploymentStatus(_Status):
     observed_generation: int = 0
     conditions: list[Condition] = Field(default_factory=list)
@@ -46,6 +102,13 @@ class ModelDeploymentStatus(_Status):
     stable_revision: str = ""
     # The model version of the stable revision: what answers requests.
     model_version: str = ""
+    # The revision being tried beside the stable one, and its effective share of traffic
+    # (ready canary pods / ready pods, or the HTTPRoute weight), in percent.
+    canary_revision: str = ""
+    canary_version: str = ""
+    canary_weight: int = 0
+    rollout: RolloutStatus | None = None
+    history: list[HistoryEntry] = Field(default_factory=list)  # newest first
     url: str = ""
 
     def condition(self, condition_type: str) -> Condition | None:

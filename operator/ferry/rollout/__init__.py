@@ -1,0 +1,2 @@
+"""Progressive delivery, decided purely: steps, user actions, analysis verdicts, replica
+plans around GPU capacity, history. `machine.decide_rollout` ties them together."""
