@@ -13,6 +13,7 @@ from kubernetes.config import ConfigException
 
 from ferry import handlers
 from ferry.build.network import OperatorIdentity
+from ferry.health.counters import AgentCounters
 from ferry.kube.api import KubeApi
 from ferry.kube.connect import api_client
 from ferry.kube.reconciler import Reconciler
@@ -34,6 +35,7 @@ def main() -> None:
         kube=kube,
         operator=OperatorIdentity(settings.namespace, settings.pod_labels),
         instance=socket.gethostname(),
+        counters=AgentCounters(),
     )
     handlers.register(registry, settings, reconciler)
     try:

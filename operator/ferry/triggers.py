@@ -1,8 +1,11 @@
-"""When reconciles run: folded per object, retried with backoff, and resynced periodically.
+"""When reconciles run: folded per object, retried with backoff, resynced periodically, and
+woken up when a time-based rollout step falls due.
 
 Watches on the ModelDeployment and on every child (pods included) all ask for a reconcile of
 the owner. One runs at a time per object; requests arriving meanwhile become one more run
 after it, so the last observed change is always seen and a burst costs two runs, not fifty.
+A reconcile may return a delay (a pause ends, an analysis interval is due): one timer per
+object, the earliest, asks for the next run then.
 """
 
 import asyncio
@@ -19,6 +22,8 @@ logger = logging.getLogger(__name__)
 # A reconcile that fails for a transient reason is retried this many times with backoff;
 # after that the periodic resync still tries, so nothing loops tightly forever.
 MAX_RETRIES: Final = 10
+# A requested follow-up never comes sooner than this: a due step is not worth a busy loop.
+MIN_REQUEUE_SECONDS: Final = 0.2
 
 
 class Coalescer:
@@ -43,17 +48,20 @@ class Coalescer:
 class ReconcileRunner:
     """Runs `reconcile(namespace, name)` (blocking, so in a thread) on request."""
 
-    def __init__(self, reconcile: Callable[[str, str], None], retry_backoff_seconds: float) -> None:
+    def __init__(
+        self, reconcile: Callable[[str, str], float | None], retry_backoff_seconds: float
+    ) -> None:
         self._reconcile = reconcile
         self._backoff = retry_backoff_seconds
         self._coalescer = Coalescer()
         self._tasks: set[asyncio.Task[None]] = set()  # strong references keep them alive
+        self._timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
 
     async def request(self, trigger: str, namespace: str, name: str, attempt: int = 1) -> None:
         async def once() -> None:
             started = time.monotonic()
             try:
-                await asyncio.to_thread(self._reconcile, namespace, name)
+                delay = await asyncio.to_thread(self._reconcile, namespace, name)
             except ApiError as error:
                 metrics.RECONCILES.labels(trigger=trigger, result="error").inc()
                 self._retry_later(error, namespace, name, attempt)
@@ -63,6 +71,8 @@ class ReconcileRunner:
                 logger.exception("%s/%s: reconcile failed", namespace, name)
             else:
                 metrics.RECONCILES.labels(trigger=trigger, result="ok").inc()
+                if delay is not None:
+                    self._wake_up_in(delay, namespace, name)
             finally:
                 metrics.RECONCILE_DURATION.observe(time.monotonic() - started)
 
@@ -82,6 +92,24 @@ class ReconcileRunner:
     def stop(self) -> None:
         for task in list(self._tasks):
             task.cancel()
+        for timer in self._timers.values():
+            timer.cancel()
+
+    def _wake_up_in(self, delay: float, namespace: str, name: str) -> None:
+        """Reconcile again after `delay`, unless a timer for the object fires sooner."""
+        key, loop = (namespace, name), asyncio.get_running_loop()
+        due = loop.time() + max(delay, MIN_REQUEUE_SECONDS)
+        pending = self._timers.get(key)
+        if pending is not None and pending.when() <= due:
+            return
+        if pending is not None:
+            pending.cancel()
+
+        def fire() -> None:
+            del self._timers[key]
+            self._spawn(self.request("timer", namespace, name))
+
+        self._timers[key] = loop.call_at(due, fire)
 
     def _retry_later(self, error: ApiError, namespace: str, name: str, attempt: int) -> None:
         if attempt >= MAX_RETRIES:

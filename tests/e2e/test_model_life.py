@@ -49,8 +49,9 @@ def test_serve_scale_fail_to_roll_out_recover_and_delete(
     assert "condition met" in waited.stdout
     columns = printed(cluster, namespace)
     assert columns | {"AGE": ""} == {
-        "NAME": NAME, "MODEL": NAME, "VERSION": "1.0.0", "SERVING": "1.0.0", "REPLICAS": "2",
-        "AVAILABLE": "2", "READY": "True", "REASON": "Serving", "AGE": "",
+        "NAME": NAME, "MODEL": NAME, "VERSION": "1.0.0", "SERVING": "1.0.0", "CANARY": "",
+        "WEIGHT": "0", "STEP": "", "REPLICAS": "2", "AVAILABLE": "2", "READY": "True",
+        "REASON": "Serving", "AGE": "",
     }  # fmt: skip
 
     cluster.kubectl("scale", "-n", namespace, f"md/{NAME}", "--replicas=3")
@@ -99,39 +100,41 @@ def test_serve_scale_fail_to_roll_out_recover_and_delete(
     stays(serving, old_serves, DEADLINE - 5, "1.0.0 serving while 1.1.0 never gets ready")
     verdict = eventually(
         serving,
-        lambda seen: seen["progressing"] == "ProgressDeadlineExceeded",
-        timeout=90,  # the Deployment controller's own deadline check, on a loaded machine
-        what="Progressing=False ProgressDeadlineExceeded",
+        lambda seen: seen["progressing"] == "RolledBack",
+        timeout=60,
+        what="Progressing=False RolledBack at the deadline",
     )
     assert old_serves(verdict), verdict
-    assert time.monotonic() - patched_at >= DEADLINE, "reported before the deadline"
+    assert time.monotonic() - patched_at >= DEADLINE, "rolled back before the deadline"
     assert models.condition(NAME, "Progressing")["status"] == "False"
+    assert models.condition(NAME, "Stalled")["status"] == "True"
     degraded = models.wait_condition(NAME, "Degraded", "True", "ProgressDeadlineExceeded")
-    assert f"revision {bad} was not ready within" in degraded["message"]
+    assert f"progressDeadlineSeconds ({DEADLINE}s)" in degraded["message"]
+    assert f"revision {bad} (model 1.1.0) was rolled back" in degraded["message"]
     warnings = models.core.list_namespaced_event(
         namespace, field_selector=f"involvedObject.name={NAME},type=Warning"
     ).items
-    assert "ProgressDeadlineExceeded" in {event.reason for event in warnings}
-    assert sorted(d.metadata.name for d in models.deployments(NAME)) == sorted(
-        [stable.metadata.name, f"{NAME}-{bad}"]
-    )
+    assert [event.reason for event in warnings] == ["RolledBack"]  # one Warning, not three
+    assert models.get(NAME)["status"]["history"][0]["outcome"] == "RolledBack"
+    replicas = {d.metadata.name: d.spec.replicas for d in models.deployments(NAME)}
+    assert replicas == {stable.metadata.name: 3, f"{NAME}-{bad}": 0}  # GPUs and pods freed
 
-    # Back to 1.0.0 and its spec: the failed revision goes, nothing new starts.
+    # Back to 1.0.0 and its spec: nothing new starts; the failed revision stays at zero.
     patch(cluster, namespace, {
         "model": {"version": "1.0.0"}, "podMetadata": None, "rollout": None,
     })  # fmt: skip
     known = {stable.metadata.name, f"{NAME}-{bad}"}
 
-    def deployments() -> list[str]:
-        names = sorted(d.metadata.name for d in models.deployments(NAME))
-        assert set(names) <= known, f"a new revision appeared: {names}"
-        return names
+    def deployments() -> dict[str, int]:
+        found = {d.metadata.name: d.spec.replicas for d in models.deployments(NAME)}
+        assert set(found) <= known, f"a new revision appeared: {sorted(found)}"
+        return found
 
     eventually(
         deployments,
-        lambda names: names == [stable.metadata.name],
+        lambda found: found == {stable.metadata.name: 3, f"{NAME}-{bad}": 0},
         timeout=30,
-        what="the failed revision's Deployment removed",
+        what="the stable revision alone with replicas",
     )
     models.wait_condition(NAME, "Degraded", "False", "Healthy", timeout=30)
     status = models.get(NAME)["status"]
@@ -142,9 +145,8 @@ def test_serve_scale_fail_to_roll_out_recover_and_delete(
     replica_sets = models.apps.list_namespaced_replica_set(
         namespace, label_selector=f"serving.ferry.dev/model-deployment={NAME}"
     ).items
-    assert [rs.metadata.owner_references[0].name for rs in replica_sets] == [
-        stable.metadata.name
-    ], "the serving revision's pods were never replaced"
+    serving = [rs.metadata.owner_references[0].name for rs in replica_sets if rs.spec.replicas]
+    assert serving == [stable.metadata.name], "the serving revision's pods were never replaced"
 
     # Delete: gone within 10 s, children collected by the garbage collector.
     started = time.monotonic()

@@ -7,7 +7,7 @@ import pytest
 
 from ferry import contract
 from ferry.api.parse import parse_model_deployment
-from ferry.build.children import desired_children
+from ferry.build.children import Shape, desired_children
 from ferry.build.network import OperatorIdentity
 from ferry.build.workload import revision_of
 from ferry.torchserve.config import ServingConfig, render_config_properties
@@ -21,8 +21,11 @@ OPERATOR = OperatorIdentity("ferry-system", {"app.kubernetes.io/name": "ferry"})
 
 
 def children(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A steady ModelDeployment's children: its one revision stable, every replica on it."""
     md = parse_model_deployment(body)
-    return {c["kind"]: c for c in desired_children(md, revision_of(md), OPERATOR)}
+    revision, total = revision_of(md), md.spec.replicas
+    shape = Shape(replicas=total, total=total, stable=revision, canary="", canary_weight=0)
+    return {c["kind"]: c for c in desired_children(md, revision, shape, OPERATOR)}
 
 
 def pod(body: dict[str, Any]) -> dict[str, Any]:

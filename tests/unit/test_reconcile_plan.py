@@ -8,7 +8,7 @@ import pytest
 
 from ferry.build.network import OperatorIdentity
 from ferry.reconcile.drift import covers, needs_apply
-from ferry.reconcile.plan import ChildRef, World, decide
+from ferry.reconcile.plan import ChildRef, Scale, World, decide
 from tests.unit import md_samples as s
 
 pytestmark = pytest.mark.unit
@@ -32,11 +32,27 @@ def as_stored(child: dict[str, Any]) -> dict[str, Any]:
     return stored
 
 
+def running_pods(stored: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Ready pods for every stored Deployment, as kwok would run them."""
+    return [
+        s.ready_pod(d["metadata"]["labels"]["serving.ferry.dev/model-deployment"],
+                    d["metadata"]["labels"]["serving.ferry.dev/revision"],
+                    f"{d['metadata']['name']}-{i}")
+        for d in stored
+        if d["kind"] == "Deployment"
+        for i in range(d["spec"]["replicas"])
+    ]  # fmt: skip
+
+
+def world(stored: list[dict[str, Any]]) -> World:
+    return World(children=stored, pods=running_pods(stored))
+
+
 def converge(body: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Run plans against a simulated API server until nothing is left to write."""
     stored: dict[tuple[str, str], dict[str, Any]] = {}
     for _ in range(3):
-        plan = decide(body, World(children=list(stored.values()), pods=[]), NOW, OPERATOR)
+        plan = decide(body, world(list(stored.values())), NOW, OPERATOR)
         for child in plan.apply:
             stored[(child["kind"], child["metadata"]["name"])] = as_stored(child)
         for ref in plan.delete:
@@ -55,7 +71,7 @@ def test_first_reconcile_applies_every_child() -> None:
 
 def test_nothing_is_written_once_converged() -> None:
     body, stored = converge(s.model_deployment())
-    plan = decide(body, World(children=stored, pods=[]), NOW, OPERATOR)
+    plan = decide(body, world(stored), NOW, OPERATOR)
     assert (plan.apply, plan.delete, plan.status, plan.events) == ((), (), None, ())
 
 
@@ -103,19 +119,42 @@ def test_children_of_someone_else_are_ignored() -> None:
     assert plan.delete == ()
 
 
-def test_old_revision_is_deleted_only_after_the_new_one_is_stable() -> None:
+def test_a_promoted_revision_keeps_the_old_one_scaled_to_zero_for_rollback() -> None:
     body, stored = converge(s.model_deployment())
-    old = [c for c in stored if c["kind"] in ("Deployment", "ConfigMap")]
+    old = next(c for c in stored if c["kind"] == "Deployment")
     updated = s.with_spec(body, "model.version", "2.2.0")
-    rolling = decide(updated, World(children=stored, pods=[]), NOW, OPERATOR)
-    assert rolling.delete == ()  # the new revision has no ready replica yet
+    rolling = decide(updated, World(children=stored, pods=running_pods(stored)), NOW, OPERATOR)
+    assert rolling.delete == ()
+    assert rolling.scale == ()  # the stable revision keeps every replica until canaries answer
     new_children = [as_stored(c) for c in rolling.apply]
-    promoted = decide(updated, World(children=[*stored, *new_children], pods=[]), NOW, OPERATOR)
+    assert rolling.status is not None
+    updated["status"] = rolling.status
+    both = [*stored, *new_children]
+    promoted = decide(updated, world(both), NOW, OPERATOR)
     assert promoted.status is not None
     assert promoted.status["stableRevision"] == promoted.revision
-    assert set(promoted.delete) == {
-        ChildRef(c["apiVersion"], c["kind"], c["metadata"]["name"]) for c in old
-    }
+    assert promoted.delete == ()
+    assert promoted.scale == (Scale(old["metadata"]["name"], 0),)
+    assert promoted.status["history"][0]["outcome"] == "Promoted"
+
+
+def test_revisions_beyond_the_history_limit_are_deleted() -> None:
+    body, stored = converge(s.model_deployment(revisionHistoryLimit=1))
+    first = {c["metadata"]["name"] for c in stored if c["kind"] in ("Deployment", "ConfigMap")}
+    for version in ("2.2.0", "2.3.0"):
+        body = s.with_spec(body, "model.version", version)
+        for _ in range(3):  # start the rollout, promote, settle
+            plan = decide(body, world(stored), NOW, OPERATOR)
+            stored = [as_stored(c) for c in plan.apply] + [
+                c for c in stored
+                if ChildRef(c["apiVersion"], c["kind"], c["metadata"]["name"]) not in plan.delete
+                and (c["kind"], c["metadata"]["name"])
+                not in {(a["kind"], a["metadata"]["name"]) for a in plan.apply}
+            ]  # fmt: skip
+            if plan.status is not None:
+                body["status"] = plan.status
+    names = {c["metadata"]["name"] for c in stored if c["kind"] in ("Deployment", "ConfigMap")}
+    assert not names & first  # two promotions later, the first revision is gone
 
 
 def test_scaling_down_to_one_removes_the_pdb() -> None:

@@ -11,6 +11,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic.alias_generators import to_camel
 
 from ferry.api import labels
+from ferry.api.autoscaling import Autoscaling
 from ferry.api.quantity import canonical_quantity
 from ferry.api.rollout import Rollout, Traffic
 from ferry.torchserve.settings import GoldenProbe
@@ -140,7 +141,8 @@ class ModelDeploymentSpec(_Spec):
     resources: Resources = Resources()
     placement: Placement = Placement()
     pod_metadata: PodMetadata = PodMetadata()
-    replicas: Annotated[int, Field(ge=0, le=1000)] = 1
+    replicas: Annotated[int, Field(ge=0, le=1000)] = 1  # ignored with `autoscaling`
+    autoscaling: Autoscaling | None = None
     inference: Inference = Inference()
     rollout: Rollout = Rollout()
     traffic: Traffic = Traffic()

@@ -1,6 +1,6 @@
 """The ModelDeployment status as typed models, mirroring `crds/`."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
@@ -14,7 +14,14 @@ def rfc3339(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def rfc3339_micro(moment: datetime) -> str:
+    """metav1.MicroTime: microseconds, UTC, `Z`."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 Timestamp = Annotated[datetime, PlainSerializer(rfc3339)]
+# Rollout timers (pauses, intervals, deadlines) must never fire early: keep microseconds.
+MicroTimestamp = Annotated[datetime, PlainSerializer(rfc3339_micro)]
 
 
 class _Status(BaseModel):
@@ -42,7 +49,7 @@ Outcome = Literal["Promoted", "RolledBack", "Aborted", "Superseded"]
 class AnalysisRecord(_Status):
     """One analysis interval of the canary (and of the stable revision, for comparisons)."""
 
-    at: Timestamp  # when the interval ended
+    at: MicroTimestamp  # when the interval ended
     step: int
     requests: int
     error_rate: float | None = None
@@ -66,11 +73,11 @@ class RolloutStatus(_Status):
     step: int = 1  # 1-based index into the effective steps (spec steps, then 100 %)
     total_steps: int = 1
     step_weight: int = 100  # the weight the current step asks for
-    started_at: Timestamp
-    step_started_at: Timestamp
-    weight_reached_at: Timestamp | None = None  # the step's canary replicas all ready
-    progress_at: Timestamp  # last progress; the progress deadline counts from here
-    interval_started_at: Timestamp | None = None  # the analysis interval now running
+    started_at: MicroTimestamp
+    step_started_at: MicroTimestamp
+    weight_reached_at: MicroTimestamp | None = None  # the step's canary replicas all ready
+    progress_at: MicroTimestamp  # last progress; the progress deadline counts from here
+    interval_started_at: MicroTimestamp | None = None  # the analysis interval now running
     passed_intervals: int = 0  # at this step
     failed_intervals: int = 0  # over the whole attempt
     analysis: list[AnalysisRecord] = Field(default_factory=list)  # newest first, bounded
@@ -87,7 +94,16 @@ class HistoryEntry(_Status):
     sha256: str
     outcome: Outcome
     reason: str
-    at: Timestamp
+    at: MicroTimestamp
+
+
+class AutoscalingStatus(_Status):
+    """Ferry's autoscaler: the replica count it decided (spec.replicas is then ignored)."""
+
+    desired_replicas: int
+    metric_value: float | None = None  # per replica, over ready pods
+    last_scale_time: MicroTimestamp | None = None
+    reason: str = ""
 
 
 class ModelDeploymentStatus(_Status):
@@ -109,6 +125,7 @@ class ModelDeploymentStatus(_Status):
     canary_weight: int = 0
     rollout: RolloutStatus | None = None
     history: list[HistoryEntry] = Field(default_factory=list)  # newest first
+    autoscaling: AutoscalingStatus | None = None
     url: str = ""
 
     def condition(self, condition_type: str) -> Condition | None:

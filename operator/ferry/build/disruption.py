@@ -7,8 +7,8 @@ from ferry.build.meta import common_labels, object_meta, selector_labels
 from ferry.build.workload import MAX_UNAVAILABLE_PERCENT
 
 
-def pod_disruption_budget(md: ModelDeployment) -> dict[str, Any] | None:
-    if md.spec.replicas <= 1:
+def pod_disruption_budget(md: ModelDeployment, total: int) -> dict[str, Any] | None:
+    if total <= 1:
         return None
     return {
         "apiVersion": "policy/v1",

@@ -40,7 +40,7 @@ def revision_of(md: ModelDeployment) -> str:
     return "".join(letters)
 
 
-def deployment(md: ModelDeployment, revision: str) -> dict[str, Any]:
+def deployment(md: ModelDeployment, revision: str, replicas: int) -> dict[str, Any]:
     budget = f"{MAX_UNAVAILABLE_PERCENT}%"
     return {
         "apiVersion": "apps/v1",
@@ -49,7 +49,7 @@ def deployment(md: ModelDeployment, revision: str) -> dict[str, Any]:
             md, revision_child_name(md.name, revision), revision_labels(md, revision)
         ),
         "spec": {
-            "replicas": md.spec.replicas,
+            "replicas": replicas,
             "selector": {"matchLabels": revision_selector_labels(md, revision)},
             "strategy": {
                 "type": "RollingUpdate",

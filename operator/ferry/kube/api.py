@@ -27,8 +27,10 @@ class Resource:
     plural: str
 
     def path(self, namespace: str, name: str = "", subresource: str = "") -> str:
+        """A namespaced path; namespace "" lists across all namespaces (or a cluster kind)."""
         prefix = "/api/v1" if self.api_version == "v1" else f"/apis/{self.api_version}"
-        parts = [prefix, "namespaces", namespace, self.plural, name, subresource]
+        scope = ["namespaces", namespace] if namespace else []
+        parts = [prefix, *scope, self.plural, name, subresource]
         return "/".join(p for p in parts if p)
 
 
@@ -67,8 +69,13 @@ class KubeApi:
     def list_labelled(
         self, resource: Resource, namespace: str, selector: str
     ) -> list[dict[str, Any]]:
-        path = resource.path(namespace)
-        result = self._request("GET", resource, path, query=[("labelSelector", selector)])
+        return self.list_objects(resource, namespace, [("labelSelector", selector)])
+
+    def list_objects(
+        self, resource: Resource, namespace: str = "", query: list[tuple[str, str]] | None = None
+    ) -> list[dict[str, Any]]:
+        """Objects in `namespace` ("" for all namespaces, or a cluster-scoped kind)."""
+        result = self._request("GET", resource, resource.path(namespace), query=query)
         items: list[dict[str, Any]] = result.get("items") or []
         # List items carry no apiVersion/kind; the callers rely on both.
         for item in items:
@@ -108,6 +115,17 @@ class KubeApi:
             resource.path(namespace, name, "status"),
             query=[("fieldManager", FIELD_MANAGER)],
             body={"status": status},
+            content_type=MERGE_PATCH_CONTENT_TYPE,
+        )
+
+    def scale(self, resource: Resource, namespace: str, name: str, replicas: int) -> None:
+        """Set replicas through the scale subresource, leaving the rest of the object alone."""
+        self._request(
+            "PATCH",
+            resource,
+            resource.path(namespace, name, "scale"),
+            query=[("fieldManager", FIELD_MANAGER)],
+            body={"spec": {"replicas": replicas}},
             content_type=MERGE_PATCH_CONTENT_TYPE,
         )
 

@@ -12,6 +12,9 @@ PROGRESSING: Final = "Progressing"
 DEGRADED: Final = "Degraded"
 ARTIFACT_VERIFIED: Final = "ArtifactVerified"
 SCHEDULED: Final = "Scheduled"
+# kstatus (sigs.k8s.io/cli-utils): abnormal-true conditions GitOps tools read.
+RECONCILING: Final = "Reconciling"
+STALLED: Final = "Stalled"
 
 
 @dataclass(frozen=True)
@@ -55,29 +58,3 @@ def merge(
             )
         )
     return merged + list(before.values())
-
-
-def transition_events(
-    previous: Sequence[Condition], verdicts: Sequence[Verdict]
-) -> list[EventSpec]:
-    """One Event for every condition whose status or reason changed.
-
-    A condition's first value is news only when it reports a failure: a new object starting
-    out not-ready-yet is expected, not an event.
-    """
-    before = {c.type: c for c in previous}
-    events = []
-    for verdict in verdicts:
-        old = before.get(verdict.type)
-        if old is None and not verdict.failure:
-            continue
-        if old is not None and (old.status, old.reason) == (verdict.status, verdict.reason):
-            continue
-        events.append(
-            EventSpec(
-                type="Warning" if verdict.failure else "Normal",
-                reason=verdict.reason,
-                message=f"{verdict.type} is {verdict.status}: {verdict.message}",
-            )
-        )
-    return events

@@ -8,6 +8,7 @@ from ferry import contract
 from ferry.api import labels
 from ferry.reconcile.artifact import fetch_failure
 from ferry.reconcile.failure import Failure, truncate
+from ferry.rollout.capacity import requested
 
 
 @dataclass(frozen=True)
@@ -15,6 +16,7 @@ class DeploymentView:
     name: str
     revision: str
     model_version: str
+    desired: int  # spec.replicas
     replicas: int
     ready_replicas: int
     current: bool  # the Deployment controller has observed its latest spec
@@ -28,6 +30,10 @@ class PodView:
     name: str
     revision: str
     ready: bool
+    deleting: bool  # has a deletionTimestamp: its resources are about to be released
+    node: str  # where it is bound, or ""
+    ip: str  # pod IP, where the agent answers
+    gpus: int  # of the ModelDeployment's GPU resource
     unschedulable: str  # the scheduler's message while the pod cannot be placed, or ""
     fetched: bool  # the fetch init container verified and stored the artifact
     artifact_failure: Failure | None  # ferry-fetch exited non-zero
@@ -44,6 +50,7 @@ def deployment_view(obj: dict[str, Any]) -> DeploymentView:
         name=metadata["name"],
         revision=object_labels.get(labels.REVISION, ""),
         model_version=object_labels.get(labels.VERSION, ""),
+        desired=int((obj.get("spec") or {}).get("replicas") or 0),
         replicas=int(status.get("replicas") or 0),
         ready_replicas=int(status.get("readyReplicas") or 0),
         current=int(status.get("observedGeneration") or 0) >= int(metadata.get("generation") or 0),
@@ -55,7 +62,7 @@ def deployment_view(obj: dict[str, Any]) -> DeploymentView:
     )
 
 
-def pod_view(obj: dict[str, Any], image: str) -> PodView:
+def pod_view(obj: dict[str, Any], image: str, gpu_resource: str) -> PodView:
     metadata, status = obj["metadata"], obj.get("status") or {}
     conditions = {c.get("type"): c for c in status.get("conditions") or []}
     scheduled = conditions.get("PodScheduled") or {}
@@ -70,6 +77,10 @@ def pod_view(obj: dict[str, Any], image: str) -> PodView:
         name=name,
         revision=(metadata.get("labels") or {}).get(labels.REVISION, ""),
         ready=ready,
+        deleting=bool(metadata.get("deletionTimestamp")),
+        node=(obj.get("spec") or {}).get("nodeName") or "",
+        ip=status.get("podIP") or "",
+        gpus=requested(obj.get("spec") or {}, gpu_resource),
         unschedulable=unschedulable,
         fetched=ready or _terminated(fetch).get("exitCode") == 0,
         artifact_failure=fetch_failure(name, _last_exit(fetch)),

@@ -1,8 +1,10 @@
 """The reconcile decision: (ModelDeployment, observed world, clock) -> writes, status, events.
 
-Pure: the caller reads the world, calls `decide`, and carries out the plan in order
-(apply children, write status, post events, delete stale children). Deleting last means a
-revision is only removed after the status that stops relying on it has been recorded.
+Pure: the caller reads the world, asks `wants` what else to read (pod counters for
+analysis, nodes for GPU room), calls `decide`, and carries out the plan in order (apply
+children, scale older revisions, write status, post events, delete stale children).
+Deleting last means a revision is only removed after the status that stops relying on it
+has been recorded.
 """
 
 from collections.abc import Sequence
@@ -13,16 +15,29 @@ from typing import Any
 from ferry.api import labels
 from ferry.api.parse import ModelDeployment, SpecError, parse_model_deployment, parse_status
 from ferry.api.status import ModelDeploymentStatus
-from ferry.build.children import desired_children
+from ferry.build.children import Shape, desired_children
 from ferry.build.network import OperatorIdentity
+from ferry.build.pod import pod_template
+from ferry.build.traffic import role_service_name
 from ferry.build.workload import revision_of
 from ferry.reconcile import conditions as c
+from ferry.reconcile.activity import activity_events
 from ferry.reconcile.drift import needs_apply
 from ferry.reconcile.observed import deployment_view, pod_view
-from ferry.reconcile.status import Observation, evaluate, stable_after
+from ferry.reconcile.revisions import Observation, revision_facts
+from ferry.reconcile.status import evaluate
+from ferry.rollout import history
+from ferry.rollout.actions import read_actions
+from ferry.rollout.analysis import Snapshot
+from ferry.rollout.capacity import pod_slots
+from ferry.rollout.facts import Readings, RolloutDecision, RolloutInput, Target
+from ferry.rollout.interval import stats_due
+from ferry.rollout.machine import decide_rollout
 
 # Kinds that exist once per revision; the others exist once per ModelDeployment.
 REVISION_KINDS = ("Deployment", "ConfigMap")
+# Children that exist only with spec.traffic.httpRoute.
+ROUTE_KINDS = ("HTTPRoute",)
 
 
 @dataclass(frozen=True)
@@ -38,15 +53,103 @@ class World:
 
     children: Sequence[dict[str, Any]]  # everything labelled as this ModelDeployment's
     pods: Sequence[dict[str, Any]]
+    # Only when `wants(...).capacity`: every node, and every pod bound to one.
+    nodes: Sequence[dict[str, Any]] | None = None
+    node_pods: Sequence[dict[str, Any]] | None = None
+
+
+BaselineKey = tuple[str, int, datetime]  # (revision, attempt, interval start)
+
+
+@dataclass(frozen=True)
+class StatsPod:
+    name: str
+    ip: str
+    canary: bool  # else a pod of the stable revision
+
+
+@dataclass(frozen=True)
+class Wants:
+    stats: tuple[StatsPod, ...] = ()  # read these pods' /stats before deciding
+    baseline_key: BaselineKey | None = None  # the snapshot the running interval started from
+    capacity: bool = False  # read nodes and the pods bound to them
+
+
+@dataclass(frozen=True)
+class Counters:
+    """What the caller read for `Wants.stats`, and the remembered interval baseline."""
+
+    canary: Snapshot
+    stable: Snapshot
+    baseline: tuple[Snapshot, Snapshot] | None = None  # (canary, stable) at interval start
+
+
+@dataclass(frozen=True)
+class Scale:
+    name: str  # a Deployment of an older revision
+    replicas: int
 
 
 @dataclass(frozen=True)
 class Plan:
     apply: tuple[dict[str, Any], ...] = ()
+    scale: tuple[Scale, ...] = ()
     status: dict[str, Any] | None = None  # None: the recorded status is already right
     events: tuple[c.EventSpec, ...] = ()
     delete: tuple[ChildRef, ...] = ()
     revision: str = ""
+    requeue_after: float | None = None  # reconcile again this soon (time-based rollout steps)
+    baseline: BaselineKey | None = None  # remember `Counters` under this key
+
+
+@dataclass(frozen=True)
+class _Seen:
+    md: ModelDeployment
+    previous: ModelDeploymentStatus
+    target: str
+    owned: list[dict[str, Any]]
+    observation: Observation
+
+
+def _see(body: dict[str, Any], world: World) -> _Seen:
+    md = parse_model_deployment(body)
+    owned = [o for o in world.children if _controlled_by(o, md.uid)]
+    deployments = [deployment_view(o) for o in owned if o["kind"] == "Deployment"]
+    pods = tuple(
+        pod_view(p, md.spec.runtime.image, md.spec.resources.gpu_resource_name)
+        for p in world.pods
+        if (p["metadata"].get("labels") or {}).get(labels.MODEL_DEPLOYMENT) == md.name
+    )
+    observation = Observation({d.revision: d for d in deployments}, pods)
+    return _Seen(md, parse_status(body), revision_of(md), owned, observation)
+
+
+def wants(body: dict[str, Any], world: World, now: datetime) -> Wants:
+    """What else this reconcile must read before `decide`."""
+    try:
+        seen = _see(body, world)
+    except SpecError:
+        return Wants()
+    md, previous, target = seen.md, seen.previous, seen.target
+    stable = previous.stable_revision
+    rolling = stable in seen.observation.deployments and target != stable
+    canary_pods = [p for p in seen.observation.pods_of(target) if p.ready and p.ip]
+    fast = history.known_good(previous.history, target)
+    analysis = None if fast else md.spec.rollout.analysis
+    stats: list[StatsPod] = []
+    key = None
+    if rolling and stats_due(previous, analysis, target, len(canary_pods), now):
+        stats = [StatsPod(p.name, p.ip, canary=True) for p in canary_pods]
+        if analysis is not None and analysis.compares_with_stable:
+            stats += [
+                StatsPod(p.name, p.ip, canary=False)
+                for p in seen.observation.pods_of(stable)
+                if p.ready and p.ip
+            ]
+        r = previous.rollout
+        if r is not None and r.interval_started_at is not None:
+            key = (target, r.attempt, r.interval_started_at)
+    return Wants(tuple(stats), key, capacity=rolling and md.spec.resources.gpu > 0)
 
 
 def decide(
@@ -55,30 +158,94 @@ def decide(
     now: datetime,
     operator: OperatorIdentity,
     apply_errors: Sequence[str] = (),
+    *,
+    counters: Counters | None = None,
 ) -> Plan:
-    previous = parse_status(body)
     try:
-        md = parse_model_deployment(body)
+        seen = _see(body, world)
     except SpecError as error:
-        return _invalid_spec_plan(body, previous, str(error), now)
-    owned = [o for o in world.children if _controlled_by(o, md.uid)]
-    revision = revision_of(md)
-    observed = {(o["kind"], o["metadata"]["name"]): o for o in owned}
+        return _invalid_spec_plan(body, parse_status(body), str(error), now)
+    md, target = seen.md, seen.target
+    total = md.spec.replicas
+    free_slots = _free_slots(md, target, world)
+    facts = revision_facts(md, target, seen.observation, free_slots)
+    model = md.spec.model
+    decision = decide_rollout(
+        RolloutInput(
+            target=Target(target, model.version, model.uri, model.sha256),
+            total=total,
+            spec=md.spec.rollout,
+            history_limit=md.spec.revision_history_limit,
+            previous=seen.previous,
+            revisions=facts,
+            actions=read_actions(body["metadata"].get("annotations") or {}, target),
+            now=now,
+            readings=_readings(counters),
+            free_slots=free_slots,
+        )
+    )
+    shape = Shape(
+        replicas=decision.replicas.get(target, 0),
+        total=total,
+        stable=decision.stable,
+        canary=decision.canary,
+        canary_weight=decision.route_weight,
+    )
+    observed = {(o["kind"], o["metadata"]["name"]): o for o in seen.owned}
     to_apply = tuple(
         child
-        for child in desired_children(md, revision, operator)
+        for child in desired_children(md, target, shape, operator)
         if needs_apply(child, observed.get((child["kind"], child["metadata"]["name"])))
     )
-    seen = _observation(md, owned, world.pods)
     assessment = evaluate(
-        md, revision=revision, previous=previous, seen=seen, apply_errors=apply_errors, now=now
+        md,
+        target=target,
+        total=total,
+        previous=seen.previous,
+        seen=seen.observation,
+        facts=facts,
+        decision=decision,
+        apply_errors=apply_errors,
+        now=now,
     )
+    keep = _kept(md, target, decision)
+    baseline = None
+    if decision.baseline_at is not None and decision.rollout is not None:
+        baseline = (target, decision.rollout.attempt, decision.baseline_at)
     return Plan(
         apply=to_apply,
+        scale=_scaled(seen.observation, target, keep, decision),
         status=_if_changed(assessment.status, body),
         events=assessment.events,
-        delete=() if apply_errors else _stale(md, revision, previous, seen, owned),
-        revision=revision,
+        delete=() if apply_errors else _stale(md, keep, total, seen.owned),
+        revision=target,
+        requeue_after=decision.requeue_after,
+        baseline=baseline,
+    )
+
+
+def _readings(counters: Counters | None) -> Readings | None:
+    if counters is None:
+        return None
+    base = counters.baseline
+    return Readings(
+        canary=counters.canary,
+        stable=counters.stable,
+        canary_baseline=base[0] if base else None,
+        stable_baseline=base[1] if base else None,
+    )
+
+
+def _free_slots(md: ModelDeployment, target: str, world: World) -> int | None:
+    gpus = md.spec.resources.gpu
+    if gpus == 0 or world.nodes is None or world.node_pods is None:
+        return None
+    return pod_slots(
+        world.nodes,
+        world.node_pods,
+        resource=md.spec.resources.gpu_resource_name,
+        per_pod=gpus,
+        pod_spec=pod_template(md, target)["spec"],
     )
 
 
@@ -89,35 +256,40 @@ def _controlled_by(obj: dict[str, Any], uid: str) -> bool:
     )
 
 
-def _observation(
-    md: ModelDeployment, owned: Sequence[dict[str, Any]], pods: Sequence[dict[str, Any]]
-) -> Observation:
-    deployments = [deployment_view(o) for o in owned if o["kind"] == "Deployment"]
-    return Observation(
-        deployments={d.revision: d for d in deployments},
-        pods=tuple(
-            pod_view(p, md.spec.runtime.image)
-            for p in pods
-            if (p["metadata"].get("labels") or {}).get(labels.MODEL_DEPLOYMENT) == md.name
-        ),
-    )
+def _kept(md: ModelDeployment, target: str, decision: RolloutDecision) -> set[str]:
+    """Revisions whose Deployment and ConfigMap stay: serving, tried, or in the history."""
+    kept = {target, decision.stable, decision.canary}
+    return (kept | history.retained(decision.history, md.spec.revision_history_limit)) - {""}
+
+
+def _scaled(
+    seen: Observation, target: str, keep: set[str], decision: RolloutDecision
+) -> tuple[Scale, ...]:
+    """Older revisions are only scaled: they cannot be rebuilt from today's spec."""
+    scales = []
+    for revision, deployment in sorted(seen.deployments.items()):
+        if revision == target or revision not in keep:
+            continue
+        wanted = decision.replicas.get(revision, 0)
+        if deployment.desired != wanted:
+            scales.append(Scale(deployment.name, wanted))
+    return tuple(scales)
 
 
 def _stale(
-    md: ModelDeployment,
-    revision: str,
-    previous: ModelDeploymentStatus,
-    seen: Observation,
-    owned: Sequence[dict[str, Any]],
+    md: ModelDeployment, keep: set[str], total: int, owned: Sequence[dict[str, Any]]
 ) -> tuple[ChildRef, ...]:
-    """Revisions that neither the spec nor the serving status needs, and an unneeded PDB."""
-    keep = {revision, stable_after(md, revision, previous, seen)[0]}
+    """Revisions nobody needs, a PDB with one replica to protect, routes no longer asked for."""
     stale = []
+    routed = md.spec.traffic.http_route is not None
+    role_services = {role_service_name(md.name, role) for role in ("stable", "canary")}
     for obj in owned:
         kind, metadata = obj["kind"], obj["metadata"]
         revision_label = (metadata.get("labels") or {}).get(labels.REVISION)
-        unneeded = (kind in REVISION_KINDS and revision_label not in keep) or (
-            kind == "PodDisruptionBudget" and md.spec.replicas <= 1
+        unneeded = (
+            (kind in REVISION_KINDS and revision_label not in keep)
+            or (kind == "PodDisruptionBudget" and total <= 1)
+            or (not routed and (kind in ROUTE_KINDS or metadata["name"] in role_services))
         )
         if unneeded:
             stale.append(ChildRef(obj["apiVersion"], kind, metadata["name"]))
@@ -139,6 +311,8 @@ def _invalid_spec_plan(
         c.Verdict(c.READY, "False", "InvalidSpec", error, failure=True),
         c.Verdict(c.PROGRESSING, "False", "InvalidSpec", error, failure=True),
         c.Verdict(c.DEGRADED, "True", "InvalidSpec", error, failure=True),
+        c.Verdict(c.RECONCILING, "False", "InvalidSpec", error),
+        c.Verdict(c.STALLED, "True", "InvalidSpec", error, failure=True),
     ]
     conditions = c.merge(previous.conditions, verdicts, generation, now)
     status = previous.model_copy(
@@ -146,5 +320,5 @@ def _invalid_spec_plan(
     )
     return Plan(
         status=_if_changed(status, body),
-        events=tuple(c.transition_events(previous.conditions, verdicts)),
+        events=tuple(activity_events(previous.conditions, verdicts, ())),
     )

@@ -1,32 +1,34 @@
-"""The status decision: what the observed Deployments and pods say about the model."""
+"""The status decision: what the observed revisions and the rollout say about the model.
 
-from collections.abc import Sequence
+Conditions follow both conventions GitOps tools read: Ready/Progressing/Degraded for
+people and Argo CD, and kstatus' abnormal-true `Reconciling` (a rollout or scale is under
+way) and `Stalled` (it cannot finish without a change: rolled back, deadline, bad artifact),
+so Flux and kpt say InProgress, Current or Failed as a person would.
+"""
+
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from ferry.api import labels
 from ferry.api.parse import ModelDeployment
-from ferry.api.status import ModelDeploymentStatus
+from ferry.api.status import ModelDeploymentStatus, RolloutStatus
 from ferry.build.network import inference_url
 from ferry.build.workload import MAX_UNAVAILABLE_PERCENT
 from ferry.reconcile import conditions as c
+from ferry.reconcile.activity import activity_events
+from ferry.reconcile.artifact import ARTIFACT_FAILURES
 from ferry.reconcile.failure import Failure, truncate
-from ferry.reconcile.observed import DeploymentView, PodView
+from ferry.reconcile.revisions import Observation, creation_failure, scheduling_failure
+from ferry.rollout.facts import RevisionFacts, RolloutDecision
+
+ARTIFACT_REASONS = frozenset(reason for reason, _ in ARTIFACT_FAILURES.values()) | {"FetchFailed"}
 
 
 @dataclass(frozen=True)
 class Assessment:
     status: ModelDeploymentStatus
     events: tuple[c.EventSpec, ...]
-
-
-@dataclass(frozen=True)
-class Observation:
-    deployments: dict[str, DeploymentView]  # by revision
-    pods: tuple[PodView, ...]
-
-    def pods_of(self, revision: str) -> list[PodView]:
-        return sorted((p for p in self.pods if p.revision == revision), key=lambda p: p.name)
 
 
 def min_ready(desired: int) -> int:
@@ -38,137 +40,145 @@ def selector(md: ModelDeployment) -> str:
     return f"{labels.MODEL_DEPLOYMENT}={md.name}"
 
 
-def stable_after(
-    md: ModelDeployment, revision: str, previous: ModelDeploymentStatus, seen: Observation
-) -> tuple[str, str]:
-    """(stable revision, its model version) once this reconcile's observations are counted.
+@dataclass(frozen=True)
+class _Context:
+    md: ModelDeployment
+    target: str
+    total: int
+    seen: Observation
+    facts: Mapping[str, RevisionFacts]
+    decision: RolloutDecision
+    apply_errors: Sequence[str]
 
-    A revision becomes stable when all its desired replicas are ready; the previous stable
-    one is kept only while its Deployment still exists (it cannot be rebuilt from the spec).
-    """
-    target = seen.deployments.get(revision)
-    if target is not None and target.current and target.ready_replicas >= md.spec.replicas:
-        return revision, md.spec.model.version
-    if previous.stable_revision in seen.deployments:
-        return previous.stable_revision, previous.model_version
-    return "", ""
+    @property
+    def serving(self) -> list[str]:
+        """Revisions whose ready pods take traffic."""
+        d = self.decision
+        return [r for r in dict.fromkeys((d.stable or self.target, d.canary)) if r]
+
+    @property
+    def ended(self) -> RolloutStatus | None:
+        """The rollout of the target, when it was rolled back or aborted."""
+        r = self.decision.rollout
+        return r if r is not None and r.phase in ("RolledBack", "Aborted") else None
 
 
 def evaluate(
     md: ModelDeployment,
     *,
-    revision: str,
+    target: str,
+    total: int,
     previous: ModelDeploymentStatus,
     seen: Observation,
+    facts: Mapping[str, RevisionFacts],
+    decision: RolloutDecision,
     apply_errors: Sequence[str],
     now: datetime,
 ) -> Assessment:
-    stable, stable_version = stable_after(md, revision, previous, seen)
-    serving = [d for r, d in seen.deployments.items() if r in (revision, stable)]
-    ready = sum(d.ready_replicas for d in serving)
-    target = seen.deployments.get(revision)
-    failures = _failures(md, revision, stable, seen, apply_errors)
+    ctx = _Context(md, target, total, seen, facts, decision, apply_errors)
+    ready = sum(facts[r].ready for r in ctx.serving if r in facts)
+    failures = _failures(ctx)
+    progressing = _progressing(ctx, failures)
     verdicts = [
-        _ready(md, ready, failures),
-        _progressing(
-            md,
-            revision=revision,
-            stable=stable,
-            target=target,
-            failures=failures,
-            apply_errors=apply_errors,
-        ),
+        _ready(md, total, ready, failures),
+        progressing,
         _degraded(failures),
-        _artifact_verified(revision, stable, seen.pods_of(revision)),
-        _scheduled(md, revision, seen.pods_of(revision)),
+        _artifact_verified(ctx),
+        _scheduled(ctx),
+        *_kstatus(progressing),
     ]
+    canary_ready = facts[decision.canary].ready if decision.canary in facts else 0
     status = ModelDeploymentStatus(
         observed_generation=md.generation,
         conditions=c.merge(previous.conditions, verdicts, md.generation, now),
-        replicas=sum(d.replicas for d in serving),
+        replicas=sum(seen.deployments[r].replicas for r in ctx.serving if r in seen.deployments),
         ready_replicas=ready,
         selector=selector(md),
-        revision=revision,
-        stable_revision=stable,
-        model_version=stable_version or _answering_version(md, target),
+        revision=target,
+        stable_revision=decision.stable,
+        model_version=decision.stable_version or _answering_version(ctx),
+        canary_revision=decision.canary,
+        canary_version=decision.canary_version,
+        canary_weight=_effective_weight(md, decision, canary_ready, ready),
+        rollout=decision.rollout,
+        history=decision.history,
         url=inference_url(md),
     )
-    return Assessment(status, tuple(c.transition_events(previous.conditions, verdicts)))
+    events = activity_events(
+        previous.conditions, verdicts, decision.events, (previous.ready_replicas, ready)
+    )
+    return Assessment(status, tuple(events))
 
 
-def _answering_version(md: ModelDeployment, target: DeploymentView | None) -> str:
+def _effective_weight(
+    md: ModelDeployment, decision: RolloutDecision, canary_ready: int, ready: int
+) -> int:
+    if not decision.canary:
+        return 0
+    if md.spec.traffic.http_route is not None:
+        return decision.route_weight
+    return round(100 * canary_ready / ready) if ready else 0
+
+
+def _answering_version(ctx: _Context) -> str:
     """Before any revision is stable, the version of the first replicas that answer."""
-    return md.spec.model.version if target is not None and target.ready_replicas > 0 else ""
+    facts = ctx.facts.get(ctx.target)
+    return ctx.md.spec.model.version if facts is not None and facts.ready > 0 else ""
 
 
-def _failures(
-    md: ModelDeployment,
-    revision: str,
-    stable: str,
-    seen: Observation,
-    apply_errors: Sequence[str],
-) -> list[Failure]:
-    """Everything wrong, most specific first: the first one names Ready's reason."""
+def _failures(ctx: _Context) -> list[Failure]:
+    """Everything wrong with what serves, most specific first: the first one names Ready's
+    reason. A canary's troubles are not here: they roll it back (or hold it)."""
     failures = []
-    if apply_errors:
-        failures.append(Failure("ApplyFailed", truncate("; ".join(apply_errors))))
-    target = seen.deployments.get(revision)
-    if target is not None and target.create_failure:
+    if ctx.apply_errors:
+        failures.append(Failure("ApplyFailed", truncate("; ".join(ctx.apply_errors))))
+    ended = ctx.ended
+    if ended is not None:
+        how = "aborted" if ended.phase == "Aborted" else "rolled back"
         failures.append(
             Failure(
-                "PodCreationFailed",
+                ended.reason,
                 truncate(
-                    f"{target.create_failure}; check the namespace's Pod Security "
-                    "level, ResourceQuota and LimitRange"
+                    f"{ended.message}; revision {ended.revision} (model {ended.version}) "
+                    f"was {how}, {ctx.decision.stable} serves"
                 ),
             )
         )
-    for rev in dict.fromkeys((revision, stable)):
-        for pod in seen.pods_of(rev):
-            failures.extend(
-                f
-                for f in (pod.artifact_failure, _scheduling_failure(md, pod), pod.container_failure)
-                if f is not None
-            )
-    if target is not None and target.deadline_exceeded:
+    for revision in ctx.serving:
+        if revision != ctx.decision.canary:
+            failures.extend(_revision_failures(ctx, revision))
+    return failures
+
+
+def _revision_failures(ctx: _Context, revision: str) -> list[Failure]:
+    deployment = ctx.seen.deployments.get(revision)
+    failures = []
+    if deployment is not None and (created := creation_failure(deployment)):
+        failures.append(created)
+    for pod in ctx.seen.pods_of(revision):
+        if not pod.deleting:
+            found = (pod.artifact_failure, scheduling_failure(ctx.md, pod), pod.container_failure)
+            failures.extend(f for f in found if f is not None)
+    if deployment is not None and deployment.deadline_exceeded and not ctx.decision.stable:
+        deadline = ctx.md.spec.rollout.progress_deadline_seconds
         failures.append(
             Failure(
                 "ProgressDeadlineExceeded",
                 truncate(
                     f"revision {revision} was not ready within "
-                    f"spec.rollout.progressDeadlineSeconds "
-                    f"({md.spec.rollout.progress_deadline_seconds}s): "
-                    f"{target.progress_message}"
+                    f"spec.rollout.progressDeadlineSeconds ({deadline}s): "
+                    f"{deployment.progress_message}"
                 ),
             )
         )
     return failures
 
 
-def _scheduling_failure(md: ModelDeployment, pod: PodView) -> Failure | None:
-    if not pod.unschedulable:
-        return None
-    resources = md.spec.resources
-    if resources.gpu > 0 and f"Insufficient {resources.gpu_resource_name}" in pod.unschedulable:
-        return Failure(
-            "InsufficientGPU",
-            truncate(f"pod {pod.name} needs {resources.gpu} {resources.gpu_resource_name} "
-                     f"and no node has that many free ({pod.unschedulable}); lower "
-                     "spec.resources.gpu or add GPU capacity"),
-        )  # fmt: skip
-    return Failure(
-        "Unschedulable",
-        truncate(f"pod {pod.name} fits no node ({pod.unschedulable}); "
-                 "check spec.placement and spec.resources"),
-    )  # fmt: skip
-
-
-def _ready(md: ModelDeployment, ready: int, failures: list[Failure]) -> c.Verdict:
-    desired = md.spec.replicas
-    if desired == 0:
-        return c.Verdict(c.READY, "False", "ScaledToZero", "spec.replicas is 0: nothing serves")
-    needed = min_ready(desired)
-    counts = f"{ready}/{desired} replicas answer"
+def _ready(md: ModelDeployment, total: int, ready: int, failures: list[Failure]) -> c.Verdict:
+    if total == 0:
+        return c.Verdict(c.READY, "False", "ScaledToZero", "no replicas wanted: nothing serves")
+    needed = min_ready(total)
+    counts = f"{ready}/{total} replicas answer"
     if ready >= needed:
         return c.Verdict(c.READY, "True", "Serving", f"{counts} for model {md.spec.model.name}")
     if failures:
@@ -179,35 +189,52 @@ def _ready(md: ModelDeployment, ready: int, failures: list[Failure]) -> c.Verdic
     )
 
 
-def _progressing(
-    md: ModelDeployment,
-    *,
-    revision: str,
-    stable: str,
-    target: DeploymentView | None,
-    failures: list[Failure],
-    apply_errors: Sequence[str],
-) -> c.Verdict:
-    if apply_errors:
+_FATAL_FIRST = ARTIFACT_REASONS | {"CrashLoop", "ImagePullFailed", "ContainerConfigError"}
+
+
+def _progressing(ctx: _Context, failures: list[Failure]) -> c.Verdict:
+    d, md = ctx.decision, ctx.md
+    if ctx.apply_errors:
         return c.Verdict(c.PROGRESSING, "False", "ApplyFailed", failures[0].message, True)
-    if target is not None and target.deadline_exceeded:
-        deadline = next(f for f in failures if f.reason == "ProgressDeadlineExceeded")
-        return c.Verdict(c.PROGRESSING, "False", deadline.reason, deadline.message, True)
-    target_ready = target.ready_replicas if target is not None else 0
-    desired = md.spec.replicas
-    if stable == revision and target_ready >= desired:
+    ended = ctx.ended
+    if ended is not None:
+        reason = "RolloutAborted" if ended.phase == "Aborted" else "RolledBack"
+        return c.Verdict(c.PROGRESSING, "False", reason, failures[0].message, True)
+    if d.rollout is not None:
+        reason = "RolloutPaused" if d.rollout.phase == "Paused" else "RollingOut"
+        return c.Verdict(c.PROGRESSING, "True", reason, d.rollout.message)
+    facts = ctx.facts.get(ctx.target, RevisionFacts())
+    if d.stable == ctx.target and facts.ready >= ctx.total:
         return c.Verdict(
             c.PROGRESSING,
             "False",
             "RolloutComplete",
-            f"revision {revision} (model {md.spec.model.name} version "
+            f"revision {ctx.target} (model {md.spec.model.name} version "
             f"{md.spec.model.version}) is rolled out",
         )
-    reason = "Scaling" if stable == revision else "RollingOut"
-    message = f"revision {revision}: {target_ready}/{desired} replicas ready"
+    if (
+        not d.stable
+        and failures
+        and failures[0].reason in _FATAL_FIRST | {"ProgressDeadlineExceeded"}
+    ):
+        return c.Verdict(c.PROGRESSING, "False", failures[0].reason, failures[0].message, True)
+    reason = "Scaling" if d.stable == ctx.target else "RollingOut"
+    message = f"revision {ctx.target}: {facts.ready}/{ctx.total} replicas ready"
     if failures:
         message += f"; blocked by {failures[0].reason}"
     return c.Verdict(c.PROGRESSING, "True", reason, message)
+
+
+def _kstatus(progressing: c.Verdict) -> list[c.Verdict]:
+    """kstatus' abnormal-true pair, never both True (kstatus reads the first it meets)."""
+    under_way, stalled = progressing.status == "True", progressing.failure
+    return [
+        c.Verdict(c.RECONCILING, "True" if under_way else "False", progressing.reason,
+                  progressing.message),
+        c.Verdict(c.STALLED, "True", progressing.reason, progressing.message, True)
+        if stalled
+        else c.Verdict(c.STALLED, "False", "Healthy", "nothing keeps the model from converging"),
+    ]  # fmt: skip
 
 
 def _degraded(failures: list[Failure]) -> c.Verdict:
@@ -216,30 +243,36 @@ def _degraded(failures: list[Failure]) -> c.Verdict:
     return c.Verdict(c.DEGRADED, "False", "Healthy", "no failures observed")
 
 
-def _artifact_verified(revision: str, stable: str, pods: list[PodView]) -> c.Verdict:
+def _artifact_verified(ctx: _Context) -> c.Verdict:
+    ended = ctx.ended
+    if ended is not None and ended.reason in ARTIFACT_REASONS:
+        return c.Verdict(c.ARTIFACT_VERIFIED, "False", ended.reason, ended.message, True)
+    pods = ctx.seen.pods_of(ctx.target)
     failed = next((p.artifact_failure for p in pods if p.artifact_failure), None)
     if failed is not None:
         return c.Verdict(c.ARTIFACT_VERIFIED, "False", failed.reason, failed.message, True)
-    if stable == revision or any(p.fetched for p in pods):
+    if ctx.decision.stable == ctx.target or any(p.fetched for p in pods):
         return c.Verdict(
             c.ARTIFACT_VERIFIED,
             "True",
             "Verified",
-            f"the artifact of revision {revision} matches spec.model.sha256",
+            f"the artifact of revision {ctx.target} matches spec.model.sha256",
         )
     return c.Verdict(
-        c.ARTIFACT_VERIFIED, "Unknown", "Pending", f"no pod of revision {revision} fetched it yet"
+        c.ARTIFACT_VERIFIED, "Unknown", "Pending", f"no pod of revision {ctx.target} fetched it yet"
     )
 
 
-def _scheduled(md: ModelDeployment, revision: str, pods: list[PodView]) -> c.Verdict:
-    stuck = next((f for p in pods if (f := _scheduling_failure(md, p))), None)
+def _scheduled(ctx: _Context) -> c.Verdict:
+    pods = [p for p in ctx.seen.pods_of(ctx.target) if not p.deleting]
+    hold = ctx.decision.hold
+    stuck = next((f for p in pods if (f := scheduling_failure(ctx.md, p))), None)
+    if hold is not None and hold.reason in ("InsufficientGPU", "Unschedulable"):
+        stuck = hold
     if stuck is not None:
         return c.Verdict(c.SCHEDULED, "False", stuck.reason, stuck.message, True)
     if pods:
         return c.Verdict(
-            c.SCHEDULED, "True", "PodsScheduled", f"every pod of revision {revision} has a node"
+            c.SCHEDULED, "True", "PodsScheduled", f"every pod of revision {ctx.target} has a node"
         )
-    if md.spec.replicas == 0:
-        return c.Verdict(c.SCHEDULED, "Unknown", "ScaledToZero", "spec.replicas is 0")
-    return c.Verdict(c.SCHEDULED, "Unknown", "NoPods", f"revision {revision} has no pods yet")
+    return c.Verdict(c.SCHEDULED, "Unknown", "NoPods", f"revision {ctx.target} has no pods")

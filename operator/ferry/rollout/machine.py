@@ -22,7 +22,7 @@ ACTIVE = ("Progressing", "Paused")
 
 
 def decide_rollout(inp: RolloutInput) -> RolloutDecision:
-    now = inp.now.replace(microsecond=0)  # status stores whole seconds; so do we
+    now = inp.now
     stable = inp.previous.stable_revision
     if stable not in inp.revisions:
         return _first_revision(inp, now)

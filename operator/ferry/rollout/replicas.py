@@ -14,13 +14,9 @@ of the cluster roll out at all (a one-replica model then briefly has none).
 import math
 from dataclasses import dataclass
 
+from ferry.scaling.split import split
 
-def split(total: int, weight: int) -> tuple[int, int]:
-    """(stable, canary) replicas for `weight` percent of `total`."""
-    if total <= 0 or weight <= 0:
-        return max(total, 0), 0
-    canary = min(total, max(1, math.ceil(weight * total / 100)))
-    return total - canary, canary
+__all__ = ["Observed", "ReplicaPlan", "floor", "plan", "split"]
 
 
 def floor(total: int) -> int:

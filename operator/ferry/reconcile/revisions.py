@@ -1,0 +1,79 @@
+"""Per-revision facts for the rollout machine, from the observed Deployments and pods."""
+
+from dataclasses import dataclass
+
+from ferry.api.parse import ModelDeployment
+from ferry.reconcile.failure import Failure, truncate
+from ferry.reconcile.observed import DeploymentView, PodView
+from ferry.rollout.facts import RevisionFacts
+
+
+@dataclass(frozen=True)
+class Observation:
+    deployments: dict[str, DeploymentView]  # by revision
+    pods: tuple[PodView, ...]
+
+    def pods_of(self, revision: str) -> list[PodView]:
+        return sorted((p for p in self.pods if p.revision == revision), key=lambda p: p.name)
+
+
+def revision_facts(
+    md: ModelDeployment, target: str, seen: Observation, free_slots: int | None = None
+) -> dict[str, RevisionFacts]:
+    """Every revision that has a Deployment; `free_slots` sharpens InsufficientGPU messages."""
+    facts = {}
+    for revision, deployment in seen.deployments.items():
+        pods = seen.pods_of(revision)
+        live = [p for p in pods if not p.deleting]
+        blocked = creation_failure(deployment) or next(
+            (f for p in live if (f := scheduling_failure(md, p, free_slots))), None
+        )
+        gpus = max(
+            (p.gpus for p in pods), default=md.spec.resources.gpu if revision == target else 0
+        )
+        facts[revision] = RevisionFacts(
+            desired=deployment.desired,
+            ready=sum(p.ready for p in live),
+            live=len(live),
+            placed=sum(bool(p.node) for p in live),
+            gpus_per_pod=gpus,
+            failure=next((f for p in live if (f := serving_failure(p))), None),
+            blocked=blocked,
+        )
+    return facts
+
+
+def serving_failure(pod: PodView) -> Failure | None:
+    """The pod cannot serve and will not by waiting: verification, crash loop, image."""
+    return pod.artifact_failure or pod.container_failure
+
+
+def creation_failure(deployment: DeploymentView) -> Failure | None:
+    if not deployment.create_failure:
+        return None
+    return Failure(
+        "PodCreationFailed",
+        truncate(f"{deployment.create_failure}; check the namespace's Pod Security level, "
+                 "ResourceQuota and LimitRange"),
+    )  # fmt: skip
+
+
+def scheduling_failure(
+    md: ModelDeployment, pod: PodView, free_slots: int | None = None
+) -> Failure | None:
+    if not pod.unschedulable:
+        return None
+    resources = md.spec.resources
+    if resources.gpu > 0 and f"Insufficient {resources.gpu_resource_name}" in pod.unschedulable:
+        room = "" if free_slots is None else f"; room for {free_slots} more such pod(s) now"
+        return Failure(
+            "InsufficientGPU",
+            truncate(f"pod {pod.name} needs {resources.gpu} {resources.gpu_resource_name} "
+                     f"and no node has that many free ({pod.unschedulable}){room}; lower "
+                     "spec.resources.gpu or add GPU capacity"),
+        )  # fmt: skip
+    return Failure(
+        "Unschedulable",
+        truncate(f"pod {pod.name} fits no node ({pod.unschedulable}); "
+                 "check spec.placement and spec.resources"),
+    )  # fmt: skip
