@@ -1,6 +1,7 @@
 """The cluster a test session runs against, chosen by FERRY_CLUSTER:
 
-- `local` (default): the real control plane built from Go modules, started for the session;
+- `local` (default): the real control plane built from Go modules, started for the session,
+  with kwok-simulated GPU nodes and one real kubelet node (`ClusterAccess.real_node`);
 - `kind`: a kind cluster (needs Docker) with the same kwok-simulated GPU nodes;
 - `existing`: whatever KUBECONFIG points at; nothing is created or torn down.
 """

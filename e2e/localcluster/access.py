@@ -10,6 +10,7 @@ from kubernetes.client.exceptions import ApiException
 
 from e2e.localcluster.nodes import node_manifest
 from e2e.localcluster.processes import ClusterError, wait_until
+from e2e.localcluster.realnode import RealNode
 
 
 class ClusterAccess:
@@ -18,6 +19,14 @@ class ClusterAccess:
     def __init__(self, kubeconfig: Path, bin_dir: Path) -> None:
         self.kubeconfig = kubeconfig
         self.bin_dir = bin_dir
+
+    @property
+    def real_node(self) -> RealNode:
+        """The node that runs real containers; a cluster without one fails the caller."""
+        raise ClusterError(
+            f"the cluster at {self.kubeconfig} has no Ferry real node: the local cluster"
+            " (FERRY_CLUSTER=local, the default) starts one"
+        )
 
     def kubectl(
         self, *args: str, input: str | None = None, check: bool = True, timeout: float = 120
@@ -47,6 +56,13 @@ class ClusterAccess:
             client.CoreV1Api(api).delete_node(name)
 
     def wait_nodes_schedulable(self, names: list[str], timeout: float = 60) -> None:
+        wait_until(
+            f"nodes {names} to be Ready and schedulable",
+            lambda: self.nodes_schedulable(names),
+            timeout,
+        )
+
+    def nodes_schedulable(self, names: list[str]) -> bool:
         """Ready, and without the not-ready/unreachable taints the node controller adds."""
         with self.api_client() as api:
             core = client.CoreV1Api(api)
@@ -62,11 +78,7 @@ class ClusterAccess:
                 taints = [t.key for t in node.spec.taints or []]
                 return ready and not any(key.startswith("node.kubernetes.io/") for key in taints)
 
-            wait_until(
-                f"nodes {names} to be Ready and schedulable",
-                lambda: all(schedulable(n) for n in names),
-                timeout,
-            )
+            return all(schedulable(n) for n in names)
 
     def service_account_kubeconfig(self, namespace: str, account: str, path: Path) -> Path:
         """A kubeconfig authenticating as a ServiceAccount (TokenRequest, 4 h), so code under

@@ -1,28 +1,33 @@
-"""A real Kubernetes control plane on loopback: etcd, apiserver, controller-manager,
-scheduler, and kwok standing in for kubelets. See docs/local-cluster.md."""
+"""A real Kubernetes control plane: etcd, apiserver, controller-manager, scheduler, kwok
+standing in for kubelets, and (by default) one real kubelet node in a network namespace of its
+own. See docs/local-cluster.md."""
 
 import contextlib
 import fcntl
-import json
 import os
 import shutil
 import ssl
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import asdict
 from pathlib import Path
 
 import yaml
 
-from e2e.localcluster import components, processes
+from e2e.localcluster import components, node, ownership, processes
 from e2e.localcluster.access import ClusterAccess
+from e2e.localcluster.components import Plan
 from e2e.localcluster.kwok_config import write_kwok_config
+from e2e.localcluster.node_config import NodeLayout, kubeconfig
 from e2e.localcluster.nodes import DEFAULT_NODES, node_manifest
-from e2e.localcluster.pki import Pki, create_pki
+from e2e.localcluster.pki import create_pki
 from e2e.localcluster.processes import ClusterError, Component
+from e2e.localcluster.realnode import NODE_NAME, RealNode
+from e2e.localcluster.slots import Slot
+from e2e.localcluster.state import LOCK_FILE, STATE_FILE, RunState
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_RUN_DIR = REPO_ROOT / ".run" / "localcluster"
+LOOPBACK = "127.0.0.1"
 
 
 def default_cache() -> Path:
@@ -30,28 +35,38 @@ def default_cache() -> Path:
 
 
 class LocalCluster(ClusterAccess):
-    """One control plane living in `run_dir`; `up` and `down` are idempotent."""
+    """One control plane living in `run_dir`; `up` and `down` are idempotent.
 
-    def __init__(self, run_dir: Path = DEFAULT_RUN_DIR, cache: Path | None = None) -> None:
+    With `real_node` (the default) the cluster also runs `real-node-0`, a kubelet node that
+    runs real containers; without it every node is simulated by kwok.
+    """
+
+    def __init__(
+        self, run_dir: Path = DEFAULT_RUN_DIR, cache: Path | None = None, real_node: bool = True
+    ) -> None:
         cache = cache or default_cache()
+        run_dir = run_dir.resolve()  # the node's files are found again by absolute path
         super().__init__(kubeconfig=run_dir / "admin.kubeconfig", bin_dir=cache / "bin")
         self.run_dir = run_dir
+        self.cache = cache
+        self.want_real_node = real_node
         self.stages_dir = cache / "kwok-stages"
-        self._state_file = run_dir / "state.json"
+        self._layout = NodeLayout(run_dir)
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def up(self, timeout: float = 120) -> None:
-        """Start the cluster unless it already runs healthy here; wait until nodes are usable."""
+        """Start the cluster unless it already runs healthy here (with a real node if one is
+        wanted); wait until its nodes are usable."""
         with self._locked():
-            if self._healthy():
+            if self._healthy() and (self.slot() is not None) == self.want_real_node:
                 return
             self._stop_all()
-            self._check_binaries()
-            self._start(timeout)
+            self._start(timeout, self._check_prerequisites())
 
     def down(self) -> None:
-        """Stop every component and free every port; safe to call when nothing runs."""
+        """Stop every component, drain and remove the real node; leaves no process, port,
+        network namespace, mount or cgroup behind. Safe to call when nothing runs."""
         with self._locked():
             self._stop_all()
 
@@ -59,34 +74,60 @@ class LocalCluster(ClusterAccess):
         return self._healthy()
 
     def components(self) -> list[Component]:
-        if not self._state_file.exists():
-            return []
-        state = json.loads(self._state_file.read_text())
-        return [Component(**c) for c in state["components"]]
+        return RunState.load(self.run_dir).components
 
     def ports(self) -> dict[str, int]:
-        if not self._state_file.exists():
-            return {}
-        ports: dict[str, int] = json.loads(self._state_file.read_text())["ports"]
-        return ports
+        return RunState.load(self.run_dir).ports
+
+    def slot(self) -> Slot | None:
+        """This cluster's slot, unless it has none or another cluster reclaimed it (this
+        one died, and the other cleaned up after it)."""
+        index = RunState.load(self.run_dir).slot
+        registry = ownership.registry()
+        if index is None or registry.owner(index) != self.run_dir:
+            return None
+        return registry.slot(index)
+
+    @property
+    def real_node(self) -> RealNode:
+        slot = self.slot()
+        if slot is None:
+            raise ClusterError(
+                f"the local cluster in {self.run_dir} has no real node"
+                " (started with --no-real-node, or not running): `make cluster` starts one"
+            )
+        return RealNode.of(slot)
+
+    @property
+    def apiserver_host(self) -> str:
+        """Where the apiserver listens: the slot's host address with a real node (pods reach
+        it there), loopback without."""
+        slot = self.slot()
+        return slot.host_ip if slot else LOOPBACK
 
     # -- internals -------------------------------------------------------------------------
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        with (self.run_dir / ".lock").open("w") as lock:
+        with (self.run_dir / LOCK_FILE).open("w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             yield
 
-    def _check_binaries(self) -> None:
-        missing = [b for b in components.BINARIES if not (self.bin_dir / b).is_file()]
+    def _check_prerequisites(self) -> Path | None:
+        """Fail early, naming the fix; returns the image seed a real node is cloned from."""
+        wanted = components.BINARIES + (components.NODE_BINARIES if self.want_real_node else ())
+        missing = [b for b in wanted if not (self.bin_dir / b).is_file()]
         if missing or not (self.stages_dir / "pod-delete.yaml").is_file():
             what = ", ".join(missing) or "kwok stages"
             raise ClusterError(
                 f"local-cluster binaries missing in {self.bin_dir} ({what}):"
                 " run `make binaries` (e2e/localcluster/build.sh) first"
             )
+        if not self.want_real_node:
+            return None
+        node.check_host()
+        return node.seed(self.cache)
 
     def _healthy(self) -> bool:
         running = self.components()
@@ -102,7 +143,7 @@ class LocalCluster(ClusterAccess):
         token = token_file.read_text().split(",", 1)[0]
         context = ssl.create_default_context(cafile=str(self.run_dir / "pki" / "ca.crt"))
         request = urllib.request.Request(
-            f"https://127.0.0.1:{ports['apiserver']}/readyz",
+            f"https://{self.apiserver_host}:{ports['apiserver']}/readyz",
             headers={"Authorization": f"Bearer {token}"},
         )
         try:
@@ -111,45 +152,87 @@ class LocalCluster(ClusterAccess):
         except OSError:
             return False
 
-    def _start(self, timeout: float) -> None:
-        if self.run_dir.exists():
-            for entry in self.run_dir.iterdir():
-                if entry.name != ".lock":
-                    shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    def _start(self, timeout: float, seed: Path | None) -> None:
+        for entry in self.run_dir.iterdir():
+            if entry.name != LOCK_FILE:
+                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
         logs = self.run_dir / "logs"
         logs.mkdir(parents=True)
-        pki = create_pki(self.run_dir / "pki")
         ports = {name: processes.free_port() for name in components.PORT_NAMES}
-        self._write_kubeconfig(pki, ports["apiserver"])
-        plan = components.Plan(
+        slot = ownership.registry().allocate(self.run_dir) if seed else None
+        started: list[Component] = []
+
+        def save() -> None:
+            RunState(started, ports, slot.index if slot else None).save(self.run_dir)
+
+        save()  # from here on, `down` finds (and frees) the slot even if `up` fails
+        try:
+            plan = self._prepare(ports, slot, seed)
+            started.append(processes.start("etcd", plan.etcd(), logs))
+            save()
+            processes.wait_until("etcd", lambda: processes.port_in_use(ports["etcd"]), 30)
+            started.append(processes.start("kube-apiserver", plan.apiserver(), logs))
+            save()
+            self._wait_alive_until(
+                started, "kube-apiserver /readyz", self._apiserver_ready, timeout
+            )
+            for name, argv in plan.controllers():
+                started.append(processes.start(name, argv, logs))
+            save()
+            wanted = [name for name, _ in DEFAULT_NODES]
+            if slot:
+                self._start_node(slot, started, logs, timeout)
+                save()
+                wanted.append(NODE_NAME)
+            self.wait_default_service_account(timeout)
+            for name, gpus in DEFAULT_NODES:
+                self.apply_manifest(node_manifest(name, gpus))
+            self._wait_alive_until(
+                started,
+                f"nodes {wanted} to be Ready and schedulable",
+                lambda: self.nodes_schedulable(wanted),
+                timeout,
+            )
+        except ClusterError as exc:
+            details = "\n".join(f"--- {c.name} log tail:\n{c.log_tail()}" for c in started)
+            self._stop_all()
+            raise ClusterError(f"{exc}\n{details}") from exc
+
+    def _prepare(self, ports: dict[str, int], slot: Slot | None, seed: Path | None) -> Plan:
+        """Credentials, kubeconfig and configuration files; with a real node, its network
+        first (the apiserver binds to the veth's host end) and its image store."""
+        if slot:
+            node.setup_host(slot)
+        host = slot.host_ip if slot else LOOPBACK
+        first_service_ip = slot.first_service_ip if slot else components.FIRST_SERVICE_IP
+        pki = create_pki(self.run_dir / "pki", (host, first_service_ip))
+        server = f"https://{host}:{ports['apiserver']}"
+        admin = kubeconfig(server, pki.ca_cert, "admin", {"token": pki.admin_token})
+        self.kubeconfig.write_text(yaml.safe_dump(admin))
+        self.kubeconfig.chmod(0o600)
+        if slot and seed:
+            node.write_config(self._layout, slot, pki, server)
+            node.clone_images(seed, self._layout)
+        return Plan(
             bin_dir=self.bin_dir,
             run_dir=self.run_dir,
             pki=pki,
             ports=ports,
             kubeconfig=self.kubeconfig,
             kwok_config=write_kwok_config(self.stages_dir, self.run_dir / "kwok.yaml"),
+            apiserver_host=host,
+            service_cidr=slot.service_cidr if slot else components.SERVICE_CIDR,
         )
-        started: list[Component] = []
-        try:
-            started.append(processes.start("etcd", plan.etcd(), logs))
-            self._save(started, ports)
-            processes.wait_until("etcd", lambda: processes.port_in_use(ports["etcd"]), 30)
-            started.append(processes.start("kube-apiserver", plan.apiserver(), logs))
-            self._save(started, ports)
-            self._wait_alive_until(
-                started, "kube-apiserver /readyz", self._apiserver_ready, timeout
-            )
-            for name, argv in plan.controllers():
-                started.append(processes.start(name, argv, logs))
-            self._save(started, ports)
-            self.wait_default_service_account(timeout)
-            for name, gpus in DEFAULT_NODES:
-                self.apply_manifest(node_manifest(name, gpus))
-            self.wait_nodes_schedulable([name for name, _ in DEFAULT_NODES], timeout)
-        except ClusterError as exc:
-            details = "\n".join(f"--- {c.name} log tail:\n{c.log_tail()}" for c in started)
-            self._stop_all()
-            raise ClusterError(f"{exc}\n{details}") from exc
+
+    def _start_node(self, slot: Slot, started: list[Component], logs: Path, timeout: float) -> None:
+        started.append(
+            processes.start("containerd", node.containerd_command(self._layout, slot), logs)
+        )
+        self._wait_alive_until(
+            started, "containerd's socket", slot.containerd_socket.exists, timeout
+        )
+        for name, argv in node.agent_commands(self._layout, slot, self.bin_dir):
+            started.append(processes.start(name, argv, logs))
 
     def _wait_alive_until(
         self, started: list[Component], what: str, check: Callable[[], bool], timeout: float
@@ -164,33 +247,14 @@ class LocalCluster(ClusterAccess):
 
         processes.wait_until(what, progress, timeout)
 
-    def _save(self, started: list[Component], ports: dict[str, int]) -> None:
-        state = {"components": [asdict(c) for c in started], "ports": ports}
-        self._state_file.write_text(json.dumps(state, indent=2))
-
     def _stop_all(self) -> None:
+        slot = self.slot()
+        kubelet_alive = any(c.name == "kubelet" and c.alive() for c in self.components())
+        if slot and kubelet_alive and self._apiserver_ready():
+            node.drain(self, self._layout)
         for component in reversed(self.components()):
             processes.stop(component)
-        self._state_file.unlink(missing_ok=True)
-
-    def _write_kubeconfig(self, pki: Pki, apiserver_port: int) -> None:
-        kubeconfig = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [
-                {
-                    "name": "ferry-local",
-                    "cluster": {
-                        "server": f"https://127.0.0.1:{apiserver_port}",
-                        "certificate-authority": str(pki.ca_cert),
-                    },
-                }
-            ],
-            "users": [{"name": "admin", "user": {"token": pki.admin_token}}],
-            "contexts": [
-                {"name": "ferry-local", "context": {"cluster": "ferry-local", "user": "admin"}}
-            ],
-            "current-context": "ferry-local",
-        }
-        self.kubeconfig.write_text(yaml.safe_dump(kubeconfig))
-        self.kubeconfig.chmod(0o600)
+        if slot:
+            node.teardown(slot, self.run_dir)
+            ownership.registry().release(slot)
+        (self.run_dir / STATE_FILE).unlink(missing_ok=True)

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import yaml
 
+from e2e.localcluster.nodes import KWOK_NODE_ANNOTATION
 from e2e.localcluster.pki import Pki
 
 BINARIES = (
@@ -15,9 +16,12 @@ BINARIES = (
     "kwok",
     "kubectl",
 )
+NODE_BINARIES = ("kubelet", "kube-proxy")  # the real node's; containerd and runc are Debian's
 PORT_NAMES = ("etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok")
+# Without a real node; a real node's slot brings its own service range.
 SERVICE_CIDR = "10.96.0.0/16"
-POD_CIDR = "10.244.0.0/16"
+FIRST_SERVICE_IP = "10.96.0.1"
+POD_CIDR = "10.244.0.0/16"  # kwok's fake pod IPs: never routed anywhere
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,8 @@ class Plan:
     ports: dict[str, int]
     kubeconfig: Path
     kwok_config: Path
+    apiserver_host: str  # loopback, or the real node's veth host end (pods reach it there)
+    service_cidr: str
 
     def _bin(self, name: str) -> str:
         return str(self.bin_dir / name)
@@ -54,8 +60,8 @@ class Plan:
             self._bin("kube-apiserver"),
             f"--etcd-servers=http://127.0.0.1:{self.ports['etcd']}",
             # Without an explicit address it needs a default route, which sandboxes lack.
-            "--bind-address=127.0.0.1",
-            "--advertise-address=127.0.0.1",
+            f"--bind-address={self.apiserver_host}",
+            f"--advertise-address={self.apiserver_host}",
             f"--secure-port={self.ports['apiserver']}",
             f"--cert-dir={self.run_dir / 'pki'}",
             f"--tls-cert-file={pki.serving_cert}",
@@ -65,8 +71,13 @@ class Plan:
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
             f"--service-account-key-file={pki.sa_public_key}",
             f"--service-account-signing-key-file={pki.sa_private_key}",
-            f"--service-cluster-ip-range={SERVICE_CIDR}",
+            f"--service-cluster-ip-range={self.service_cidr}",
             "--authorization-mode=Node,RBAC",
+            # logs, exec, port-forward: dial kubelets by address (no DNS for node names here)
+            # and authenticate to them with a client certificate.
+            "--kubelet-preferred-address-types=InternalIP,Hostname",
+            f"--kubelet-client-certificate={pki.kubelet_client_cert}",
+            f"--kubelet-client-key={pki.kubelet_client_key}",
             # Real clusters allow privileged pods; PodSecurity admission is what refuses them.
             "--allow-privileged=true",
             "--profiling=false",
@@ -95,7 +106,7 @@ class Plan:
                     "--leader-elect=false",
                     f"--root-ca-file={self.pki.ca_cert}",
                     f"--service-account-private-key-file={self.pki.sa_private_key}",
-                    f"--service-cluster-ip-range={SERVICE_CIDR}",
+                    f"--service-cluster-ip-range={self.service_cidr}",
                     "--bind-address=127.0.0.1",
                     f"--secure-port={self.ports['controller-manager']}",
                     "--v=0",
@@ -117,7 +128,9 @@ class Plan:
                     self._bin("kwok"),
                     f"--kubeconfig={self.kubeconfig}",
                     f"--config={self.kwok_config}",
-                    "--manage-all-nodes=true",
+                    # The simulated nodes only (nodes.py annotates them): the real node
+                    # has a kubelet of its own.
+                    f"--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}=fake",
                     # Shorter leases would let nodes go NotReady and their pods be evicted.
                     "--node-lease-duration-seconds=40",
                     f"--cidr={POD_CIDR}",

@@ -25,7 +25,7 @@ def under(directories: list[Path], mountinfo: Path = Path("/proc/self/mountinfo"
         for directory in directories
         if point == directory or directory in point.parents
     }
-    return sorted(found, key=lambda p: len(p.parts), reverse=True)
+    return sorted(found, key=lambda p: (-len(p.parts), p))  # a mount before its parent
 
 
 def unmount_under(directories: list[Path]) -> None:

@@ -22,9 +22,17 @@ from e2e.localcluster.slots import Slot
 NODE_VETH = "eth0"  # the node's end, inside the namespace
 
 
+def inside(netns: Path, argv: list[str]) -> list[str]:
+    """`argv` as a command run inside the namespace. nsenter --net joins the network
+    namespace only: `ip netns exec` would also unshare the mount namespace, and containerd
+    would then not see the kubelet's volume mounts (secrets, service-account tokens).
+    nsenter execs the command, so the pid it starts with is the command's."""
+    return ["nsenter", f"--net={netns}", "--", *argv]
+
+
 def run(*argv: str, netns: Path | None = None) -> str:
     """Run a command (inside `netns` if given); a failure names the command and its stderr."""
-    full = ["nsenter", f"--net={netns}", "--", *argv] if netns else list(argv)
+    full = inside(netns, list(argv)) if netns else list(argv)
     result = subprocess.run(full, capture_output=True, text=True, check=False, timeout=30)
     if result.returncode != 0:
         raise ClusterError(f"`{' '.join(full)}` failed: {result.stderr.strip()}")
@@ -83,9 +91,15 @@ def destroy(slot: Slot) -> None:
     if slot.netns in mount_points():
         run("umount", str(slot.netns))
     slot.netns.unlink(missing_ok=True)
-    # Deleting one end deletes the pair, and the routes through it go with the device.
-    if Path(f"/sys/class/net/{slot.host_veth}").exists():
-        run("ip", "link", "del", slot.host_veth)
+    # Deleting one end deletes the pair, and the routes through it go with the device. The
+    # kernel may be deleting it already: the namespace (and its end) goes once unpinned.
+    device = Path(f"/sys/class/net/{slot.host_veth}")
+    try:
+        if device.exists():
+            run("ip", "link", "del", slot.host_veth)
+    except ClusterError:
+        if device.exists():
+            raise
 
 
 def members(netns: Path) -> list[int]:

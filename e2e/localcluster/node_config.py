@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from e2e.images import PAUSE_IMAGE
 from e2e.localcluster.realnode import NODE_LABEL, NODE_NAME, NODE_TAINT
 from e2e.localcluster.slots import Slot
 
-SANDBOX_IMAGE = "localhost/ferry/pause:3.10"
+SANDBOX_IMAGE = PAUSE_IMAGE  # built by `make images`, in the seed every node is cloned from
 CNI_BIN_DIR = Path("/usr/lib/cni")  # Debian's containernetworking-plugins
 RUNC = Path("/usr/sbin/runc")
 # Inside the node's own network namespace the kubelet's and kube-proxy's standard ports
@@ -140,6 +141,7 @@ def kubelet_config(
     layout: NodeLayout, slot: Slot, ca_cert: Path, serving: tuple[Path, Path]
 ) -> dict[str, Any]:
     socket = f"unix://{slot.containerd_socket}"
+    key, value, effect = NODE_TAINT
     return {
         "apiVersion": "kubelet.config.k8s.io/v1beta1",
         "kind": "KubeletConfiguration",
@@ -167,6 +169,8 @@ def kubelet_config(
         "clusterDomain": "cluster.local",
         "resolvConf": "/etc/resolv.conf",
         "registerNode": True,
+        # Simulated pods (kwok stages) never land here; real pods opt in with a toleration.
+        "registerWithTaints": [{"key": key, "value": value, "effect": effect}],
         "podLogsDir": str(layout.pod_logs),
         # Images are imported, never pulled: never garbage-collect them.
         "imageGCHighThresholdPercent": 100,
@@ -183,7 +187,6 @@ def kubelet_config(
 
 
 def kubelet_args(layout: NodeLayout, slot: Slot, config: Path, kubeconfig: Path) -> list[str]:
-    key, value, effect = NODE_TAINT
     return [
         f"--config={config}",
         f"--kubeconfig={kubeconfig}",
@@ -192,8 +195,6 @@ def kubelet_args(layout: NodeLayout, slot: Slot, config: Path, kubeconfig: Path)
         f"--hostname-override={NODE_NAME}",
         f"--node-ip={slot.node_ip}",
         f"--node-labels={'='.join(NODE_LABEL)}",
-        # Simulated pods (kwok stages) never land here; real pods opt in with a toleration.
-        f"--register-with-taints={key}={value}:{effect}",
     ]
 
 

@@ -1,4 +1,4 @@
-"""Certificates and credentials for a loopback-only control plane."""
+"""Certificates and credentials for the local control plane and its real node."""
 
 import datetime
 import ipaddress
@@ -12,17 +12,22 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 _VALIDITY = datetime.timedelta(days=365)
+_CA = "ferry-local-ca"
 
 
 @dataclass(frozen=True)
 class Pki:
     ca_cert: Path
+    ca_key: Path  # kept, so node identities can be issued after the control plane's
     serving_cert: Path
     serving_key: Path
     sa_public_key: Path
     sa_private_key: Path
     token_file: Path
     admin_token: str
+    # The apiserver's identity towards kubelets (logs, exec, port-forward).
+    kubelet_client_cert: Path
+    kubelet_client_key: Path
 
 
 def _write_key(path: Path, key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> None:
@@ -36,8 +41,13 @@ def _write_key(path: Path, key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) 
     path.chmod(0o600)
 
 
+def _name(common_name: str, organizations: tuple[str, ...] = ()) -> x509.Name:
+    attributes = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in organizations]
+    return x509.Name([*attributes, x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
 def _certificate(
-    subject: str,
+    subject: x509.Name,
     public_key: ec.EllipticCurvePublicKey,
     signer: ec.EllipticCurvePrivateKey,
     issuer: str,
@@ -48,8 +58,8 @@ def _certificate(
     now = datetime.datetime.now(datetime.UTC)
     builder = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+        .subject_name(subject)
+        .issuer_name(_name(issuer))
         .public_key(public_key)
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
@@ -61,37 +71,50 @@ def _certificate(
     return builder.sign(signer, hashes.SHA256())
 
 
-def create_pki(directory: Path) -> Pki:
-    """A CA, an apiserver serving certificate, a service-account key pair, an admin token."""
+def _san(ips: tuple[str, ...], dns: tuple[str, ...]) -> list[x509.GeneralName]:
+    return [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips] + [
+        x509.DNSName(name) for name in dns
+    ]
+
+
+def create_pki(directory: Path, apiserver_ips: tuple[str, ...]) -> Pki:
+    """A CA, an apiserver serving certificate for `apiserver_ips` (the address it listens
+    on and the `kubernetes` Service's ClusterIP), its kubelet-client certificate, a
+    service-account key pair, an admin token."""
     directory.mkdir(parents=True, exist_ok=True)
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_cert = _certificate("ferry-local-ca", ca_key.public_key(), ca_key, "ferry-local-ca", ca=True)
+    ca_cert = _certificate(_name(_CA), ca_key.public_key(), ca_key, _CA, ca=True)
     serving_key = ec.generate_private_key(ec.SECP256R1())
-    san: list[x509.GeneralName] = [
-        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-        x509.IPAddress(ipaddress.ip_address("10.96.0.1")),
-        x509.DNSName("localhost"),
-        x509.DNSName("kubernetes"),
-        x509.DNSName("kubernetes.default"),
-        x509.DNSName("kubernetes.default.svc"),
-        x509.DNSName("kubernetes.default.svc.cluster.local"),
-    ]
+    san = _san(
+        tuple(dict.fromkeys(("127.0.0.1", *apiserver_ips))),
+        (
+            "localhost",
+            "kubernetes",
+            "kubernetes.default",
+            "kubernetes.default.svc",
+            "kubernetes.default.svc.cluster.local",
+        ),
+    )
     serving_cert = _certificate(
-        "kube-apiserver", serving_key.public_key(), ca_key, "ferry-local-ca", ca=False, san=san
+        _name("kube-apiserver"), serving_key.public_key(), ca_key, _CA, ca=False, san=san
     )
     # Service-account tokens are signed with RSA, which every client library verifies.
     sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
     pki = Pki(
         ca_cert=directory / "ca.crt",
+        ca_key=directory / "ca.key",
         serving_cert=directory / "apiserver.crt",
         serving_key=directory / "apiserver.key",
         sa_public_key=directory / "sa.pub",
         sa_private_key=directory / "sa.key",
         token_file=directory / "tokens.csv",
         admin_token=secrets.token_urlsafe(32),
+        kubelet_client_cert=directory / "apiserver-kubelet-client.crt",
+        kubelet_client_key=directory / "apiserver-kubelet-client.key",
     )
     pki.ca_cert.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    _write_key(pki.ca_key, ca_key)
     pki.serving_cert.write_bytes(serving_cert.public_bytes(serialization.Encoding.PEM))
     _write_key(pki.serving_key, serving_key)
     _write_key(pki.sa_private_key, sa_key)
@@ -102,4 +125,30 @@ def create_pki(directory: Path) -> Pki:
     )
     pki.token_file.write_text(f'{pki.admin_token},admin,admin-uid,"system:masters"\n')
     pki.token_file.chmod(0o600)
+    issue(pki, "apiserver-kubelet-client", "kube-apiserver-kubelet-client", ("system:masters",))
     return pki
+
+
+def issue(
+    pki: Pki,
+    name: str,
+    common_name: str,
+    organizations: tuple[str, ...] = (),
+    ips: tuple[str, ...] = (),
+    dns: tuple[str, ...] = (),
+) -> tuple[Path, Path]:
+    """A certificate signed by the cluster CA, written as `<name>.crt` and `<name>.key` next
+    to it. Client identities are the subject (CN user, O groups); `ips`/`dns` make a serving
+    certificate."""
+    ca_key = serialization.load_pem_private_key(pki.ca_key.read_bytes(), password=None)
+    if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
+        raise TypeError(f"{pki.ca_key} is not the EC key create_pki writes")
+    key = ec.generate_private_key(ec.SECP256R1())
+    san = _san(ips, dns) if ips or dns else None
+    cert = _certificate(
+        _name(common_name, organizations), key.public_key(), ca_key, _CA, ca=False, san=san
+    )
+    cert_path, key_path = pki.ca_cert.with_name(f"{name}.crt"), pki.ca_cert.with_name(f"{name}.key")
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    _write_key(key_path, key)
+    return cert_path, key_path

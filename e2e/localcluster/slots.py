@@ -87,11 +87,12 @@ class Slot:
 class SlotHooks(Protocol):
     """What the registry needs to know about, and do to, the clusters owning slots."""
 
-    def in_use(self, run_dir: Path) -> bool:
-        """Whether the cluster in `run_dir` is running or being started or stopped."""
-
     def reclaim(self, slot: Slot, run_dir: Path) -> None:
-        """Remove whatever a dead cluster left behind in `slot`."""
+        """Remove whatever the cluster in `run_dir` (the caller's own) left in `slot`."""
+
+    def reclaim_if_stale(self, slot: Slot, run_dir: Path) -> bool:
+        """If the cluster in `run_dir` is dead (and nobody is starting or stopping it),
+        remove what it left in `slot` and say so."""
 
     def first_claimed(self) -> None:
         """No other slot is held: remember machine-wide state the nodes may change."""
@@ -126,9 +127,12 @@ class SlotRegistry:
         run_dir = run_dir.resolve()
         with self._locked():
             for index, owner in self.owners().items():
-                if owner == run_dir or not self.hooks.in_use(owner):
-                    self.hooks.reclaim(self.slot(index), owner)
-                    self._drop(self.slot(index))
+                slot = self.slot(index)
+                if owner == run_dir:
+                    self.hooks.reclaim(slot, owner)
+                    self._drop(slot)
+                elif self.hooks.reclaim_if_stale(slot, owner):
+                    self._drop(slot)
             owners = self.owners()
             free = [i for i in range(self.size) if i not in owners]
             if not free:

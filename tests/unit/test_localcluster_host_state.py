@@ -26,8 +26,8 @@ def test_mounts_under_the_node_directories_deepest_first(tmp_path: Path) -> None
     info.write_text(MOUNTINFO)
     found = mounts.under([Path("/work/run"), Path("/run/ferry/slots/0")], info)
     assert found == [
-        Path("/work/run/kubelet/pods/u/volumes/kube-api-access"),
         Path("/work/run/containerd/state/k8s.io/abc/rootfs"),
+        Path("/work/run/kubelet/pods/u/volumes/kube-api-access"),
         Path("/run/ferry/slots/0/netns"),
     ]
     assert Path("/work/run two/x") in mounts.mount_points(info)  # \040 decoded

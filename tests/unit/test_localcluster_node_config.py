@@ -62,14 +62,15 @@ def test_the_kubelet_has_its_own_cgroup_root_and_never_collects_imported_images(
         "x509": {"clientCAFile": str(RUN_DIR / "pki/ca.crt")},
     }
     assert config["authorization"] == {"mode": "Webhook"}
+    taint = {"key": "ferry.dev/real-node", "value": "true", "effect": "NoSchedule"}
+    assert config["registerWithTaints"] == [taint]
 
 
-def test_the_kubelet_registers_the_labelled_tainted_node_on_the_slots_address() -> None:
+def test_the_kubelet_registers_the_labelled_node_on_the_slots_address() -> None:
     args = node_config.kubelet_args(LAYOUT, SLOT, Path("k.yaml"), Path("k.kubeconfig"))
     assert "--hostname-override=real-node-0" in args
     assert "--node-ip=10.86.3.2" in args
     assert "--node-labels=ferry.dev/real-node=true" in args
-    assert "--register-with-taints=ferry.dev/real-node=true:NoSchedule" in args
 
 
 def test_kube_proxy_uses_iptables_and_leaves_the_machine_wide_conntrack_table_alone() -> None:

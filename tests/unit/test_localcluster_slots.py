@@ -18,11 +18,14 @@ class FakeClusters:
         self.alive: set[Path] = set()
         self.calls: list[tuple[str, object]] = []
 
-    def in_use(self, run_dir: Path) -> bool:
-        return run_dir in self.alive
-
     def reclaim(self, slot: Slot, run_dir: Path) -> None:
         self.calls.append(("reclaim", (slot.index, run_dir)))
+
+    def reclaim_if_stale(self, slot: Slot, run_dir: Path) -> bool:
+        if run_dir in self.alive:
+            return False
+        self.reclaim(slot, run_dir)
+        return True
 
     def first_claimed(self) -> None:
         self.calls.append(("first", None))
