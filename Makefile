@@ -7,13 +7,14 @@ FERRY_CACHE ?= $(HOME)/.cache/ferry
 export FERRY_CACHE
 export PATH := $(CURDIR)/$(VENV)/bin:$(FERRY_CACHE)/bin:$(PATH)
 
-.PHONY: help venv constraints binaries cluster cluster-down lint test test-unit test-cluster \
-        test-torchserve test-e2e demo bench clean
+.PHONY: help venv constraints binaries images cluster cluster-down lint test test-unit \
+        test-cluster test-torchserve test-e2e demo bench clean
 
 help:
 	@echo "make demo        a real rollout on a local Kubernetes control plane"
 	@echo "make test        lint + every test tier (unit, cluster, torchserve, e2e)"
 	@echo "make cluster     start the local cluster (idempotent); cluster-down stops it"
+	@echo "make images      build the pause, operator and serving images and seed containerd"
 	@echo "make bench       run the benchmarks in benchmarks/"
 
 # constraints.txt pins every dependency (regenerate with `make constraints`): without it pip
@@ -35,7 +36,12 @@ constraints: venv
 binaries:
 	bash e2e/localcluster/build.sh
 
-cluster: venv binaries
+# Built with buildah from the Dockerfiles, without Docker or a registry, only when their
+# inputs changed; archives and the containerd seed live in $(FERRY_CACHE) (docs/images.md).
+images: venv
+	$(PY) -m e2e.images build
+
+cluster: venv binaries images
 	@$(PY) -m e2e.localcluster up
 
 cluster-down: venv
@@ -60,12 +66,12 @@ test-e2e: venv binaries
 
 # Every tier, in one pytest run so the cluster is started once. A tier whose prerequisites
 # are missing fails; nothing is skipped.
-test: lint binaries
+test: lint binaries images
 	$(PY) -m pytest -m "unit or cluster or torchserve or e2e"
 
 # The local cluster, the CRD and the chart's RBAC, the operator as the chart's ServiceAccount,
 # the examples reaching Ready, and a tampered artifact reported precisely (e2e/demo.py).
-demo: venv binaries
+demo: venv binaries images
 	$(PY) -m e2e.demo
 
 bench: venv binaries
