@@ -24,6 +24,8 @@ class FerrySettings(BaseModel):
     retry_backoff_seconds: Annotated[float, Field(gt=0)] = 5.0
     # Watch streams are reopened after this long (kopf's server-side watch timeout).
     watch_timeout_seconds: Annotated[int, Field(gt=0)] = 300
+    # Ferry's autoscaler (spec.autoscaling) evaluates each ModelDeployment this often.
+    autoscale_interval_seconds: Annotated[float, Field(ge=1)] = 10.0
     health_port: Annotated[int, Field(gt=0, lt=65536)] = 8080
     metrics_port: Annotated[int, Field(gt=0, lt=65536)] = 9090
     # Where the operator's own pods run and how they are labelled: model pods admit only

@@ -44,6 +44,15 @@ def running_pods(stored: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
+def merged(patch: Any) -> Any:
+    """What the API server stores from a JSON merge patch: a null is no field at all."""
+    if isinstance(patch, dict):
+        return {k: merged(v) for k, v in patch.items() if v is not None}
+    if isinstance(patch, list):
+        return [merged(v) for v in patch]
+    return patch
+
+
 def world(stored: list[dict[str, Any]]) -> World:
     return World(children=stored, pods=running_pods(stored))
 
@@ -58,7 +67,7 @@ def converge(body: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]
         for ref in plan.delete:
             del stored[(ref.kind, ref.name)]
         if plan.status is not None:
-            body = {**body, "status": plan.status}
+            body = {**body, "status": merged(plan.status)}
     return body, list(stored.values())
 
 
@@ -192,3 +201,15 @@ def test_covers_ignores_server_defaults_but_not_changes() -> None:
     assert not covers({"a": 1, "b": {"c": [1, 2, 3]}, "flag": True}, desired)
     assert not covers({"a": 1, "b": {"c": [1, 2]}, "flag": 1}, desired)
     assert needs_apply(desired, None)
+
+
+def test_a_rollout_in_progress_that_did_not_move_writes_no_status() -> None:
+    body, stored = converge(s.model_deployment())
+    updated = s.with_spec(body, "model.version", "2.2.0")
+    updated["spec"]["rollout"] = {"steps": [{"weight": 50, "pause": {}}]}
+    started = decide(updated, world(stored), NOW, OPERATOR)
+    assert started.status is not None
+    assert started.status["rollout"]["phase"] == "Progressing"
+    updated["status"] = merged(started.status)
+    again = decide(updated, world(stored), NOW, OPERATOR)
+    assert again.status is None

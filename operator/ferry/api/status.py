@@ -132,4 +132,10 @@ class ModelDeploymentStatus(_Status):
         return next((c for c in self.conditions if c.type == condition_type), None)
 
     def to_body(self) -> dict[str, object]:
-        return self.model_dump(mode="json", by_alias=True)
+        """The merge patch body: nested unset fields left out (the API server would drop a
+        null, and the recorded status must compare equal), top-level ones sent as null so a
+        field that is no longer true (a finished rollout) is removed."""
+        body = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        for name, info in type(self).model_fields.items():
+            body.setdefault(info.alias or name, None)
+        return body

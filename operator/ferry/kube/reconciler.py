@@ -10,20 +10,33 @@ from typing import Any
 from ferry.api import labels
 from ferry.build.network import OperatorIdentity
 from ferry.health.counters import CounterSource
+from ferry.health.stats import PodStats
 from ferry.kube.api import ApiError, KubeApi
 from ferry.kube.events import event_object
 from ferry.kube.resources import (
     CHILDREN,
     DEPLOYMENTS,
     EVENTS,
+    HORIZONTAL_POD_AUTOSCALERS,
     MODEL_DEPLOYMENTS,
     NODES,
     OPTIONAL_CHILDREN,
     PODS,
 )
+from ferry.reconcile.autoscale import Sample
 from ferry.reconcile.drift import replacement
-from ferry.reconcile.plan import BaselineKey, Counters, Plan, Wants, World, decide, wants
+from ferry.reconcile.plan import (
+    BaselineKey,
+    Counters,
+    Plan,
+    Scaling,
+    Wants,
+    World,
+    decide,
+    wants,
+)
 from ferry.rollout.analysis import Snapshot
+from ferry.scaling.memory import Memory
 
 logger = logging.getLogger(__name__)
 
@@ -38,17 +51,28 @@ def utc_now() -> datetime:
 
 
 @dataclass(frozen=True)
+class _Evaluated:
+    """An autoscaling evaluation, as the next one needs it (kept in memory, as HPA does)."""
+
+    at: datetime
+    counters: dict[str, PodStats]
+    memory: Memory | None
+
+
+@dataclass(frozen=True)
 class Reconciler:
     kube: KubeApi
     operator: OperatorIdentity
     instance: str  # names the reporting operator instance in Events
     counters: CounterSource
+    autoscale_interval_seconds: float = 10.0
     clock: Callable[[], datetime] = utc_now
     # Counter snapshots analysis intervals started from, per object: measurements, not
     # progress (that is in status); losing them restarts the running interval.
     baselines: dict[tuple[str, str], dict[BaselineKey, tuple[Snapshot, Snapshot]]] = field(
         default_factory=dict
     )
+    evaluations: dict[tuple[str, str], _Evaluated] = field(default_factory=dict)
 
     def reconcile(self, namespace: str, name: str) -> float | None:
         """Converge one ModelDeployment; returns when to come back for a time-based step.
@@ -65,23 +89,30 @@ class Reconciler:
 
     def _converge(self, namespace: str, name: str) -> float | None:
         body = self.kube.get(MODEL_DEPLOYMENTS, namespace, name)
+        key = (namespace, name)
         if body is None or body["metadata"].get("deletionTimestamp"):
-            self.baselines.pop((namespace, name), None)
+            self.baselines.pop(key, None)
+            self.evaluations.pop(key, None)
             return None  # gone or going: garbage collection removes the children
         world = self.read_world(namespace, name)
         now = self.clock()
-        wanted = wants(body, world, now)
-        if wanted.capacity:
-            world = dataclasses.replace(
-                world,
-                nodes=self.kube.list_objects(NODES),
-                node_pods=self.kube.list_objects(PODS, "", [("fieldSelector", _NOT_TERMINAL)]),
-            )
-        counters = self._counters((namespace, name), wanted)
-        plan = decide(body, world, now, self.operator, counters=counters)
+        last = self.evaluations.get(key)
+        wanted = wants(
+            body,
+            world,
+            now,
+            evaluated_at=last.at if last else None,
+            interval_seconds=self.autoscale_interval_seconds,
+        )
+        world = self._read_more(namespace, world, wanted)
+        counters = self._counters(key, wanted)
+        scaling = _scaling(last, counters, now) if wanted.evaluate else None
+        plan = decide(body, world, now, self.operator, counters=counters, scaling=scaling)
         rejected = self._apply(namespace, plan, world)
         if rejected:
-            plan = decide(body, world, now, self.operator, rejected, counters=counters)
+            plan = decide(
+                body, world, now, self.operator, rejected, counters=counters, scaling=scaling
+            )
         for scale in plan.scale:
             self.kube.scale(DEPLOYMENTS, namespace, scale.name, scale.replicas)
             logger.info("%s/%s: scaled %s to %d", namespace, name, scale.name, scale.replicas)
@@ -93,12 +124,45 @@ class Reconciler:
         for ref in plan.delete:
             self.kube.delete(CHILDREN[ref.kind], namespace, ref.name)
             logger.info("%s/%s: deleted %s %s", namespace, name, ref.kind, ref.name)
-        if plan.baseline is not None and counters is not None:
-            kept = self.baselines.setdefault((namespace, name), {})
-            kept[plan.baseline] = (counters.canary, counters.stable)
-            for stale in sorted(kept, key=lambda key: key[2])[:-2]:
+        self._remember(key, plan, wanted, counters, now)
+        delays = [plan.requeue_after] if plan.requeue_after is not None else []
+        if wanted.autoscaled:
+            since = (
+                (now - self.evaluations[key].at).total_seconds() if key in self.evaluations else 0
+            )
+            delays.append(max(0.0, self.autoscale_interval_seconds - since))
+        return min(delays) if delays else None
+
+    def _read_more(self, namespace: str, world: World, wanted: Wants) -> World:
+        """What `wants` asked for beyond the object's own children and pods."""
+        if wanted.capacity:
+            world = dataclasses.replace(
+                world,
+                nodes=self.kube.list_objects(NODES),
+                node_pods=self.kube.list_objects(PODS, "", [("fieldSelector", _NOT_TERMINAL)]),
+            )
+        if wanted.evaluate:
+            autoscalers = self.kube.list_objects(HORIZONTAL_POD_AUTOSCALERS, namespace)
+            world = dataclasses.replace(world, autoscalers=autoscalers)
+        return world
+
+    def _remember(
+        self,
+        key: tuple[str, str],
+        plan: Plan,
+        wanted: Wants,
+        counters: Counters | None,
+        now: datetime,
+    ) -> None:
+        """Measurements the next reconciles need: interval baselines, the last evaluation."""
+        read = dict(counters.read) if counters is not None else {}
+        if plan.baseline is not None and counters is not None and plan.readings is not None:
+            kept = self.baselines.setdefault(key, {})
+            kept[plan.baseline] = plan.readings
+            for stale in sorted(kept, key=lambda baseline: baseline[2])[:-2]:
                 del kept[stale]  # the running interval's start, and the one before
-        return plan.requeue_after
+        if wanted.evaluate:
+            self.evaluations[key] = _Evaluated(now, read, plan.scaling_memory)
 
     def read_world(self, namespace: str, name: str) -> World:
         selector = f"{labels.MODEL_DEPLOYMENT}={name},{labels.MANAGED_BY}={labels.MANAGED_BY_VALUE}"
@@ -115,11 +179,9 @@ class Reconciler:
         if not wanted.stats:
             return None
         read = self.counters.read({p.name: p.ip for p in wanted.stats})
-        canary = {p.name: read[p.name] for p in wanted.stats if p.canary and p.name in read}
-        stable = {p.name: read[p.name] for p in wanted.stats if not p.canary and p.name in read}
         remembered = self.baselines.get(key, {})
         baseline = remembered.get(wanted.baseline_key) if wanted.baseline_key else None
-        return Counters(canary, stable, baseline)
+        return Counters(read, baseline)
 
     def _apply(self, namespace: str, plan: Plan, world: World) -> list[str]:
         """Apply every child; the API server's refusals come back as messages for status."""
@@ -154,3 +216,14 @@ class Reconciler:
         except ApiError as error:
             if not error.gone:
                 logger.warning("could not post event %s: %s", event["reason"], error)
+
+
+def _scaling(last: _Evaluated | None, counters: Counters | None, now: datetime) -> Scaling:
+    """Per-pod windows since the last evaluation (a pod not seen then has none yet)."""
+    read = counters.read if counters is not None else {}
+    seconds = (now - last.at).total_seconds() if last else 0.0
+    samples = {
+        pod: Sample(stats, last.counters.get(pod) if last else None, seconds)
+        for pod, stats in read.items()
+    }
+    return Scaling(samples, last.memory if last else None)

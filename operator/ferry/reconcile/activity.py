@@ -32,6 +32,12 @@ def activity_events(
     )
     if new_failure and not explained:
         events.append(c.EventSpec("Warning", degraded.reason, degraded.message))
+    for verdict in verdicts:  # other conditions that turn into a failure (an HPA conflict)
+        if verdict.type in (c.READY, c.DEGRADED, c.STALLED) or not verdict.failure:
+            continue
+        old = before.get(verdict.type)
+        if verdict.status == "True" and (old is None or old.status != "True"):
+            events.append(c.EventSpec("Warning", verdict.reason, verdict.message))
     ready, old_ready = now[c.READY], before.get(c.READY)
     was_ready = old_ready is not None and old_ready.status == "True"
     if ready.status == "True" and not was_ready:

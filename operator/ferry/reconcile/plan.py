@@ -7,7 +7,7 @@ Deleting last means a revision is only removed after the status that stops relyi
 has been recorded.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,12 +20,15 @@ from ferry.build.network import OperatorIdentity
 from ferry.build.pod import pod_template
 from ferry.build.traffic import role_service_name
 from ferry.build.workload import revision_of
+from ferry.health.stats import PodStats
 from ferry.reconcile import conditions as c
 from ferry.reconcile.activity import activity_events
+from ferry.reconcile.autoscale import Evaluation, Sample, conflict, total_replicas
+from ferry.reconcile.autoscale import evaluate as evaluate_autoscaling
 from ferry.reconcile.drift import needs_apply
 from ferry.reconcile.observed import deployment_view, pod_view
 from ferry.reconcile.revisions import Observation, revision_facts
-from ferry.reconcile.status import evaluate
+from ferry.reconcile.status import Extras, evaluate
 from ferry.rollout import history
 from ferry.rollout.actions import read_actions
 from ferry.rollout.analysis import Snapshot
@@ -33,6 +36,7 @@ from ferry.rollout.capacity import pod_slots
 from ferry.rollout.facts import Readings, RolloutDecision, RolloutInput, Target
 from ferry.rollout.interval import stats_due
 from ferry.rollout.machine import decide_rollout
+from ferry.scaling.memory import Memory
 
 # Kinds that exist once per revision; the others exist once per ModelDeployment.
 REVISION_KINDS = ("Deployment", "ConfigMap")
@@ -56,6 +60,8 @@ class World:
     # Only when `wants(...).capacity`: every node, and every pod bound to one.
     nodes: Sequence[dict[str, Any]] | None = None
     node_pods: Sequence[dict[str, Any]] | None = None
+    # Only when `wants(...).evaluate`: the namespace's HorizontalPodAutoscalers.
+    autoscalers: Sequence[dict[str, Any]] | None = None
 
 
 BaselineKey = tuple[str, int, datetime]  # (revision, attempt, interval start)
@@ -65,7 +71,6 @@ BaselineKey = tuple[str, int, datetime]  # (revision, attempt, interval start)
 class StatsPod:
     name: str
     ip: str
-    canary: bool  # else a pod of the stable revision
 
 
 @dataclass(frozen=True)
@@ -73,15 +78,24 @@ class Wants:
     stats: tuple[StatsPod, ...] = ()  # read these pods' /stats before deciding
     baseline_key: BaselineKey | None = None  # the snapshot the running interval started from
     capacity: bool = False  # read nodes and the pods bound to them
+    autoscaled: bool = False  # spec.autoscaling: evaluate every interval
+    evaluate: bool = False  # evaluate now: read the autoscalers too, and pass `Scaling`
 
 
 @dataclass(frozen=True)
 class Counters:
     """What the caller read for `Wants.stats`, and the remembered interval baseline."""
 
-    canary: Snapshot
-    stable: Snapshot
+    read: Mapping[str, PodStats]  # by pod name
     baseline: tuple[Snapshot, Snapshot] | None = None  # (canary, stable) at interval start
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """An autoscaling evaluation's inputs the caller keeps between evaluations."""
+
+    samples: Mapping[str, Sample]  # by pod name
+    memory: Memory | None
 
 
 @dataclass(frozen=True)
@@ -99,7 +113,9 @@ class Plan:
     delete: tuple[ChildRef, ...] = ()
     revision: str = ""
     requeue_after: float | None = None  # reconcile again this soon (time-based rollout steps)
-    baseline: BaselineKey | None = None  # remember `Counters` under this key
+    baseline: BaselineKey | None = None  # remember `readings` under this key
+    readings: tuple[Snapshot, Snapshot] | None = None  # (canary, stable) counters read now
+    scaling_memory: Memory | None = None  # an evaluation ran: keep this for the next one
 
 
 @dataclass(frozen=True)
@@ -124,8 +140,16 @@ def _see(body: dict[str, Any], world: World) -> _Seen:
     return _Seen(md, parse_status(body), revision_of(md), owned, observation)
 
 
-def wants(body: dict[str, Any], world: World, now: datetime) -> Wants:
-    """What else this reconcile must read before `decide`."""
+def wants(
+    body: dict[str, Any],
+    world: World,
+    now: datetime,
+    *,
+    evaluated_at: datetime | None = None,
+    interval_seconds: float = 10.0,
+) -> Wants:
+    """What else this reconcile must read before `decide`. `evaluated_at`: the last
+    autoscaling evaluation (the caller keeps it; None: none yet in this process)."""
     try:
         seen = _see(body, world)
     except SpecError:
@@ -133,23 +157,42 @@ def wants(body: dict[str, Any], world: World, now: datetime) -> Wants:
     md, previous, target = seen.md, seen.previous, seen.target
     stable = previous.stable_revision
     rolling = stable in seen.observation.deployments and target != stable
-    canary_pods = [p for p in seen.observation.pods_of(target) if p.ready and p.ip]
     fast = history.known_good(previous.history, target)
     analysis = None if fast else md.spec.rollout.analysis
-    stats: list[StatsPod] = []
+    ready = {r: _ready_pods(seen.observation, r) for r in (target, stable)}
+    pods: dict[str, StatsPod] = {}
     key = None
-    if rolling and stats_due(previous, analysis, target, len(canary_pods), now):
-        stats = [StatsPod(p.name, p.ip, canary=True) for p in canary_pods]
+    if rolling and stats_due(previous, analysis, target, len(ready[target]), now):
+        pods |= ready[target]
         if analysis is not None and analysis.compares_with_stable:
-            stats += [
-                StatsPod(p.name, p.ip, canary=False)
-                for p in seen.observation.pods_of(stable)
-                if p.ready and p.ip
-            ]
-        r = previous.rollout
-        if r is not None and r.interval_started_at is not None:
-            key = (target, r.attempt, r.interval_started_at)
-    return Wants(tuple(stats), key, capacity=rolling and md.spec.resources.gpu > 0)
+            pods |= ready[stable]
+    r = previous.rollout
+    if rolling and r is not None and r.interval_started_at is not None:
+        key = (target, r.attempt, r.interval_started_at)
+    autoscaled = md.spec.autoscaling is not None
+    evaluate = autoscaled and (
+        evaluated_at is None or (now - evaluated_at).total_seconds() >= interval_seconds
+    )
+    if evaluate:
+        for revision in _serving(previous, target):
+            pods |= _ready_pods(seen.observation, revision)
+    return Wants(
+        stats=tuple(pods.values()),
+        baseline_key=key,
+        capacity=rolling and md.spec.resources.gpu > 0,
+        autoscaled=autoscaled,
+        evaluate=evaluate,
+    )
+
+
+def _ready_pods(seen: Observation, revision: str) -> dict[str, StatsPod]:
+    return {p.name: StatsPod(p.name, p.ip) for p in seen.pods_of(revision) if p.ready and p.ip}
+
+
+def _serving(previous: ModelDeploymentStatus, target: str) -> list[str]:
+    """Revisions whose pods take traffic, as last recorded."""
+    stable = previous.stable_revision or target
+    return [r for r in dict.fromkeys((stable, previous.canary_revision)) if r]
 
 
 def decide(
@@ -160,13 +203,16 @@ def decide(
     apply_errors: Sequence[str] = (),
     *,
     counters: Counters | None = None,
+    scaling: Scaling | None = None,
 ) -> Plan:
     try:
         seen = _see(body, world)
     except SpecError as error:
         return _invalid_spec_plan(body, parse_status(body), str(error), now)
     md, target = seen.md, seen.target
-    total = md.spec.replicas
+    autoscaled = _autoscale(seen, world, scaling, now)
+    total = autoscaled.total if autoscaled else total_replicas(md, seen.previous)
+    readings = _readings(counters, seen, target)
     free_slots = _free_slots(md, target, world)
     facts = revision_facts(md, target, seen.observation, free_slots)
     model = md.spec.model
@@ -180,7 +226,7 @@ def decide(
             revisions=facts,
             actions=read_actions(body["metadata"].get("annotations") or {}, target),
             now=now,
-            readings=_readings(counters),
+            readings=readings,
             free_slots=free_slots,
         )
     )
@@ -207,6 +253,7 @@ def decide(
         decision=decision,
         apply_errors=apply_errors,
         now=now,
+        extras=_extras(md, seen.previous, world, autoscaled),
     )
     keep = _kept(md, target, decision)
     baseline = None
@@ -221,16 +268,56 @@ def decide(
         revision=target,
         requeue_after=decision.requeue_after,
         baseline=baseline,
+        readings=(readings.canary, readings.stable) if readings else None,
+        scaling_memory=autoscaled.memory if autoscaled else None,
     )
 
 
-def _readings(counters: Counters | None) -> Readings | None:
+def _autoscale(
+    seen: _Seen, world: World, scaling: Scaling | None, now: datetime
+) -> Evaluation | None:
+    md, previous = seen.md, seen.previous
+    if scaling is None or md.spec.autoscaling is None:
+        return None
+    pods = [p for r in _serving(previous, seen.target) for p in seen.observation.pods_of(r)]
+    return evaluate_autoscaling(
+        md,
+        md.spec.autoscaling,
+        previous=previous,
+        pods=pods,
+        samples=scaling.samples,
+        memory=scaling.memory,
+        now=now,
+    )
+
+
+def _extras(
+    md: ModelDeployment, previous: ModelDeploymentStatus, world: World, ev: Evaluation | None
+) -> Extras:
+    """What autoscaling adds to status: its decision, a conflict with an HPA, its event."""
+    if md.spec.autoscaling is None:
+        return Extras()
+    verdicts = []
+    if world.autoscalers is not None and (found := conflict(md, world.autoscalers)):
+        verdicts.append(found)
+    if ev is None:
+        return Extras(autoscaling=previous.autoscaling, verdicts=tuple(verdicts))
+    return Extras(autoscaling=ev.status, verdicts=tuple(verdicts), events=ev.events)
+
+
+def _readings(counters: Counters | None, seen: _Seen, target: str) -> Readings | None:
     if counters is None:
         return None
+    stable = seen.previous.stable_revision
+
+    def of(revision: str) -> Snapshot:
+        names = {p.name for p in seen.observation.pods_of(revision) if p.ready}
+        return {name: stats for name, stats in counters.read.items() if name in names}
+
     base = counters.baseline
     return Readings(
-        canary=counters.canary,
-        stable=counters.stable,
+        canary=of(target),
+        stable=of(stable),
         canary_baseline=base[0] if base else None,
         stable_baseline=base[1] if base else None,
     )

@@ -12,17 +12,27 @@ from datetime import datetime
 
 from ferry.api import labels
 from ferry.api.parse import ModelDeployment
-from ferry.api.status import ModelDeploymentStatus, RolloutStatus
+from ferry.api.status import AutoscalingStatus, ModelDeploymentStatus, RolloutStatus
 from ferry.build.network import inference_url
 from ferry.build.workload import MAX_UNAVAILABLE_PERCENT
 from ferry.reconcile import conditions as c
 from ferry.reconcile.activity import activity_events
 from ferry.reconcile.artifact import ARTIFACT_FAILURES
+from ferry.reconcile.autoscale import CONFLICT
 from ferry.reconcile.failure import Failure, truncate
 from ferry.reconcile.revisions import Observation, creation_failure, scheduling_failure
 from ferry.rollout.facts import RevisionFacts, RolloutDecision
 
 ARTIFACT_REASONS = frozenset(reason for reason, _ in ARTIFACT_FAILURES.values()) | {"FetchFailed"}
+
+
+@dataclass(frozen=True)
+class Extras:
+    """What autoscaling adds: its decision, its conditions, its events."""
+
+    autoscaling: AutoscalingStatus | None = None
+    verdicts: tuple[c.Verdict, ...] = ()
+    events: tuple[c.EventSpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,7 @@ def evaluate(
     decision: RolloutDecision,
     apply_errors: Sequence[str],
     now: datetime,
+    extras: Extras = Extras(),
 ) -> Assessment:
     ctx = _Context(md, target, total, seen, facts, decision, apply_errors)
     ready = sum(facts[r].ready for r in ctx.serving if r in facts)
@@ -86,11 +97,16 @@ def evaluate(
         _artifact_verified(ctx),
         _scheduled(ctx),
         *_kstatus(progressing),
+        *extras.verdicts,
     ]
     canary_ready = facts[decision.canary].ready if decision.canary in facts else 0
     status = ModelDeploymentStatus(
         observed_generation=md.generation,
-        conditions=c.merge(previous.conditions, verdicts, md.generation, now),
+        conditions=[
+            kept
+            for kept in c.merge(previous.conditions, verdicts, md.generation, now)
+            if kept.type != CONFLICT or md.spec.autoscaling is not None
+        ],
         replicas=sum(seen.deployments[r].replicas for r in ctx.serving if r in seen.deployments),
         ready_replicas=ready,
         selector=selector(md),
@@ -102,12 +118,13 @@ def evaluate(
         canary_weight=_effective_weight(md, decision, canary_ready, ready),
         rollout=decision.rollout,
         history=decision.history,
+        autoscaling=extras.autoscaling,
         url=inference_url(md),
     )
     events = activity_events(
         previous.conditions, verdicts, decision.events, (previous.ready_replicas, ready)
     )
-    return Assessment(status, tuple(events))
+    return Assessment(status, (*events, *extras.events))
 
 
 def _effective_weight(

@@ -16,7 +16,6 @@ Every step that holds the count back names itself in the reason.
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from ferry.scaling.memory import Memory
 from ferry.scaling.policy import STEP_PERIOD_SECONDS, Policy, Rules
@@ -49,19 +48,9 @@ class Decision:
     desired: int
     metric_value: float | None  # per replica, over ready pods; None without any value
     reason: str
-    memory: Memory  # for the next evaluation (written to status with `as_status`)
+    memory: Memory  # for the next evaluation
     changed: bool  # desired differs from the current count: worth an Event
     gpu_shortfall: int = 0  # units of the GPU resource a wanted scale-up could not get
-
-    def as_status(self) -> dict[str, Any]:
-        """`status.autoscaling`: the decision and the memory `Memory.from_status` reads."""
-        value = None if self.metric_value is None else round(self.metric_value, 3)
-        return {
-            "desiredReplicas": self.desired,
-            "metricValue": value,
-            "reason": self.reason,
-            **self.memory.as_status(),
-        }
 
 
 def decide(
@@ -74,7 +63,7 @@ def decide(
     gpu: GpuRoom | None = None,
 ) -> Decision:
     """`current`: the total the workloads are sized to now (all revisions).
-    `memory`: the previous decision's, None the first time (or when status lost it)."""
+    `memory`: the previous decision's, None the first time (or after a restart)."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     if not policy.min_replicas <= current <= policy.max_replicas:

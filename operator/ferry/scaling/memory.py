@@ -1,8 +1,9 @@
-"""What one evaluation hands the next: recent recommendations and scale events, in status.
+"""What one evaluation hands the next: recent recommendations and scale events.
 
-HPA keeps these in the controller's memory; Ferry keeps them in `status.autoscaling`, so an
-operator restart neither forgets a stabilization window nor resets a step period. They stay
-small without changing any outcome:
+Like HPA, the operator keeps these in its own memory (status would be rewritten at every
+evaluation otherwise). Losing them is safe: the next evaluation starts a scale-down window
+at the current count, as HPA does after a controller restart, so a restart never scales
+down early. They stay small without changing any outcome:
 
 - a recommendation leaves once it is older than both windows, or once a newer one makes it
   irrelevant to both: the scale-down window takes the highest recommendation in it, and a
@@ -17,8 +18,8 @@ interval); the oldest surplus then folds into one entry that errs towards holdin
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from datetime import datetime, timedelta
+from typing import TypeVar
 
 from ferry.scaling.policy import STEP_PERIOD_SECONDS, Policy
 
@@ -85,45 +86,6 @@ class Memory:
         cutoff = now - timedelta(seconds=STEP_PERIOD_SECONDS)
         return tuple(e for e in self.scale_events if e.at > cutoff)
 
-    def as_status(self) -> dict[str, Any]:
-        """`status.autoscaling` fields (camelCase, RFC 3339 times) that `from_status` reads."""
-        document: dict[str, Any] = {
-            "recommendations": [
-                {"at": _timestamp(r.at), "replicas": r.replicas} for r in self.recommendations
-            ],
-            "scaleEvents": [
-                {"at": _timestamp(e.at), "change": e.change} for e in self.scale_events
-            ],
-        }
-        if self.last_scale_time is not None:
-            document["lastScaleTime"] = _timestamp(self.last_scale_time)
-        return document
-
-    @classmethod
-    def from_status(cls, document: Any) -> "Memory | None":
-        """The memory in `status.autoscaling`; None when absent or unreadable.
-
-        None is safe: the next evaluation starts a scale-down window at the current count,
-        as HPA does after a controller restart, so losing the memory never scales down early.
-        """
-        if not isinstance(document, dict) or "recommendations" not in document:
-            return None
-        try:
-            last = document.get("lastScaleTime")
-            return cls(
-                recommendations=tuple(
-                    Recommendation(_parse_time(r["at"]), _integer(r["replicas"]))
-                    for r in document["recommendations"]
-                ),
-                scale_events=tuple(
-                    ScaleEvent(_parse_time(e["at"]), _integer(e["change"]))
-                    for e in document.get("scaleEvents", [])
-                ),
-                last_scale_time=None if last is None else _parse_time(last),
-            )
-        except (KeyError, TypeError, ValueError):
-            return None
-
 
 _Entry = TypeVar("_Entry")
 
@@ -134,23 +96,3 @@ def _limited(entries: list[_Entry], fold: Callable[[list[_Entry]], _Entry]) -> t
     surplus = len(entries) - MEMORY_LIMIT + 1
     folded = fold(entries[:surplus])
     return (folded, *entries[surplus:])
-
-
-def _timestamp(at: datetime) -> str:
-    # Full precision: a window must hold as long after a trip through status as before it.
-    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _parse_time(text: Any) -> datetime:
-    if not isinstance(text, str):
-        raise TypeError(text)
-    at = datetime.fromisoformat(text)
-    if at.tzinfo is None:
-        raise ValueError(f"{text}: no time zone")
-    return at
-
-
-def _integer(value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(value)
-    return value
