@@ -8,7 +8,7 @@ export FERRY_CACHE
 export PATH := $(CURDIR)/$(VENV)/bin:$(FERRY_CACHE)/bin:$(PATH)
 
 .PHONY: help venv constraints binaries images cluster cluster-down lint test test-unit \
-        test-cluster test-torchserve test-e2e demo bench clean
+        test-cluster test-torchserve test-pods test-e2e demo bench clean
 
 help:
 	@echo "make demo        a real rollout on a local Kubernetes control plane"
@@ -61,13 +61,16 @@ test-cluster: venv binaries
 test-torchserve: venv
 	$(PY) -m pytest -m torchserve
 
-test-e2e: venv binaries
+test-pods: venv binaries images
+	$(PY) -m pytest -m pods
+
+test-e2e: venv binaries images
 	$(PY) -m pytest -m e2e
 
 # Every tier, in one pytest run so the cluster is started once. A tier whose prerequisites
 # are missing fails; nothing is skipped.
 test: lint binaries images
-	$(PY) -m pytest -m "unit or cluster or torchserve or e2e"
+	$(PY) -m pytest -m "unit or cluster or torchserve or pods or e2e"
 
 # The local cluster, the CRD and the chart's RBAC, the operator as the chart's ServiceAccount,
 # the examples reaching Ready, and a tampered artifact reported precisely (e2e/demo.py).

@@ -23,10 +23,11 @@ KIND_CONFIG = Path(__file__).parent / "kind-config.yaml"
 
 
 @contextlib.contextmanager
-def session_cluster(work_dir: Path) -> Iterator[ClusterAccess]:
+def session_cluster(work_dir: Path, *, real_node: bool = True) -> Iterator[ClusterAccess]:
+    """`real_node`: whether the session's tests need one (the local cluster then starts it)."""
     kind = os.environ.get("FERRY_CLUSTER", "local")
     if kind == "local":
-        cluster = LocalCluster(run_dir=work_dir / "localcluster")
+        cluster = LocalCluster(run_dir=work_dir / "localcluster", real_node=real_node)
         cluster.up()
         try:
             yield cluster

@@ -1,7 +1,9 @@
 """Session-wide fixtures: the cluster, a namespace per test, ServiceAccount credentials.
 
-Tiers are markers (unit, cluster, torchserve, e2e). Every test must carry exactly one, and a
-tier whose prerequisites are missing fails loudly: nothing here ever skips.
+Tiers are markers (unit, cluster, torchserve, pods, e2e). Every test must carry exactly one,
+and a tier whose prerequisites are missing fails loudly: nothing here ever skips. The
+session's cluster runs a real kubelet node when a selected test needs one (the pods and e2e
+tiers); kwok alone serves the cluster tier.
 """
 
 import uuid
@@ -14,26 +16,35 @@ from kubernetes import client
 from e2e.clusters import session_cluster
 from e2e.localcluster import ClusterAccess
 
-TIERS = ("unit", "cluster", "torchserve", "e2e")
+TIERS = ("unit", "cluster", "torchserve", "pods", "e2e")
+REAL_NODE_TIERS = ("pods", "e2e")
+NEEDS_REAL_NODE = pytest.StashKey[bool]()
 RESTRICTED_LABELS = {
     "pod-security.kubernetes.io/enforce": "restricted",
     "pod-security.kubernetes.io/enforce-version": "latest",
 }
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+@pytest.hookimpl(trylast=True)  # after `-m` has deselected what does not run
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    needs_real_node = False
     for item in items:
         tiers = [m.name for m in item.iter_markers() if m.name in TIERS]
         if len(tiers) != 1:
             raise pytest.UsageError(
                 f"{item.nodeid}: needs exactly one tier marker of {TIERS}, has {tiers}"
             )
+        needs_real_node = needs_real_node or tiers[0] in REAL_NODE_TIERS
+    config.stash[NEEDS_REAL_NODE] = needs_real_node
 
 
 @pytest.fixture(scope="session")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterAccess]:
+def cluster(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ClusterAccess]:
     """One cluster for the whole session (see e2e/clusters.py for FERRY_CLUSTER)."""
-    with session_cluster(tmp_path_factory.mktemp("cluster")) as access:
+    real_node = request.config.stash.get(NEEDS_REAL_NODE, True)
+    with session_cluster(tmp_path_factory.mktemp("cluster"), real_node=real_node) as access:
         yield access
 
 

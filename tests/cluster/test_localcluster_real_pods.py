@@ -20,7 +20,7 @@ from e2e.images import OPERATOR_IMAGE
 from e2e.localcluster import ClusterAccess
 from e2e.localcluster.processes import wait_until
 
-pytestmark = pytest.mark.cluster
+pytestmark = pytest.mark.pods
 
 PORT = 8080
 

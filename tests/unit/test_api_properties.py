@@ -21,7 +21,13 @@ pytestmark = pytest.mark.unit
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 OPERATOR = OperatorIdentity("ferry-system", {"app.kubernetes.io/name": "ferry"})
 CONDITIONS = {
-    "Ready", "Progressing", "Degraded", "ArtifactVerified", "Scheduled", "Reconciling", "Stalled"
+    "Ready",
+    "Progressing",
+    "Degraded",
+    "ArtifactVerified",
+    "Scheduled",
+    "Reconciling",
+    "Stalled",
 }
 
 name_chars = st.text("abcdefghijklmnopqrstuvwxyz0123456789-._", min_size=0, max_size=61)
