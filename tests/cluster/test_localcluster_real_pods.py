@@ -1,6 +1,6 @@
 """A real container on the real node, under Pod Security `restricted`: Ready through a real
-readiness probe, reachable from the host by pod IP and ClusterIP, `kubectl logs` and `exec`
-working, and the host and the apiserver reachable from inside the pod.
+readiness probe, reachable from the host by pod IP and ClusterIP, `kubectl logs`, `exec` and
+`port-forward` working, and the host and the apiserver reachable from inside the pod.
 
 World: the session's local cluster and its real kubelet node (containerd + runc, CNI bridge,
 kube-proxy); the container is Ferry's operator image running `python3 -m http.server`.
@@ -8,6 +8,7 @@ kube-proxy); the container is Ferry's operator image running `python3 -m http.se
 
 import http.server
 import ipaddress
+import subprocess
 import threading
 import time
 import urllib.request
@@ -18,7 +19,7 @@ import pytest
 
 from e2e.images import OPERATOR_IMAGE
 from e2e.localcluster import ClusterAccess
-from e2e.localcluster.processes import wait_until
+from e2e.localcluster.processes import free_port, wait_until
 
 pytestmark = pytest.mark.pods
 
@@ -83,6 +84,22 @@ def get_status(url: str, within: float) -> int:
             time.sleep(0.2)
 
 
+def port_forwarded_status(cluster: ClusterAccess, namespace: str) -> int:
+    """GET / through `kubectl port-forward` (apiserver -> kubelet -> containerd's stream)."""
+    local = free_port()
+    argv = [str(cluster.bin_dir / "kubectl"), "--kubeconfig", str(cluster.kubeconfig)]
+    forward = subprocess.Popen(
+        [*argv, "port-forward", "-n", namespace, "pod/web", f"{local}:{PORT}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        return get_status(f"http://127.0.0.1:{local}/", within=10)
+    finally:
+        forward.terminate()
+        forward.wait(timeout=10)
+
+
 @pytest.fixture
 def host_server(cluster: ClusterAccess) -> Iterator[str]:
     """An HTTP server on the host address pods reach (where tests serve model artifacts)."""
@@ -133,6 +150,7 @@ def test_a_restricted_pod_runs_on_the_real_node_and_is_reachable(
         lambda: '"GET / HTTP/1.1" 200' in cluster.kubectl("logs", "-n", ns, "web").stdout,
         10,
     )
+    assert port_forwarded_status(cluster, ns) == 200
     exec_python = ("exec", "-n", ns, "web", "--", "python3", "-c")
     identity = cluster.kubectl(*exec_python, "import os; print(os.getuid())").stdout
     assert int(identity) != 0  # runAsNonRoot, enforced for real
