@@ -36,6 +36,7 @@ def main() -> None:
         operator=OperatorIdentity(settings.namespace, settings.pod_labels),
         instance=socket.gethostname(),
         counters=AgentCounters(),
+        images=settings.images,
         autoscale_interval_seconds=settings.autoscale_interval_seconds,
     )
     handlers.register(registry, settings, reconciler)

@@ -6,6 +6,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ferry.api.parse import DEFAULT_IMAGES, DefaultImages
+
 ENV_PREFIX = "FERRY_"
 
 
@@ -26,6 +28,9 @@ class FerrySettings(BaseModel):
     watch_timeout_seconds: Annotated[int, Field(gt=0)] = 300
     # Ferry's autoscaler (spec.autoscaling) evaluates each ModelDeployment this often.
     autoscale_interval_seconds: Annotated[float, Field(ge=1)] = 10.0
+    # The serving image of a ModelDeployment without spec.runtime.image, by resources.gpu.
+    serving_image_cpu: Annotated[str, Field(min_length=1)] = DEFAULT_IMAGES.cpu
+    serving_image_gpu: Annotated[str, Field(min_length=1)] = DEFAULT_IMAGES.gpu
     health_port: Annotated[int, Field(gt=0, lt=65536)] = 8080
     metrics_port: Annotated[int, Field(gt=0, lt=65536)] = 9090
     # Where the operator's own pods run and how they are labelled: model pods admit only
@@ -37,6 +42,10 @@ class FerrySettings(BaseModel):
             "app.kubernetes.io/component": "operator",
         }
     )
+
+    @property
+    def images(self) -> DefaultImages:
+        return DefaultImages(cpu=self.serving_image_cpu, gpu=self.serving_image_gpu)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "FerrySettings":

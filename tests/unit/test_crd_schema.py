@@ -10,8 +10,10 @@ import yaml
 from pydantic import BaseModel
 
 from ferry.api import spec as spec_models
+from ferry.api.parse import parse_model_deployment
 from ferry.api.spec import ModelDeploymentSpec
 from ferry.api.status import Condition, ModelDeploymentStatus
+from ferry.cli.manifest import model_deployment as packaged
 from tests.unit.md_samples import model_deployment
 
 pytestmark = pytest.mark.unit
@@ -141,3 +143,29 @@ def test_crd_defaults_equal_the_models_defaults() -> None:
     assert ModelDeploymentSpec.model_validate(defaulted) == ModelDeploymentSpec.model_validate(
         minimal
     )
+
+
+def _unknown_fields(obj: Any, node: dict[str, Any], path: str) -> list[str]:
+    """Paths in `obj` the CRD schema does not declare (strict decoding would refuse them)."""
+    if not isinstance(obj, dict) or node.get("x-kubernetes-preserve-unknown-fields"):
+        return []
+    declared = node.get("properties") or {}
+    unknown = [f"{path}.{key}" for key in obj if key not in declared]
+    return unknown + [
+        missing
+        for key, value in obj.items()
+        if key in declared
+        for missing in _unknown_fields(value, declared[key], f"{path}.{key}")
+    ]
+
+
+def test_the_manifest_ferry_package_writes_uses_only_declared_fields() -> None:
+    manifest = packaged(
+        name="tiny", model_name="tiny", version="1.0.0", uri="http://x/tiny.mar", sha256="0" * 64,
+        workers=2, batch_size=8, max_batch_delay_ms=5,
+        probe={"request": {"data": [[0.0]]}, "expect": {"shape": [1, 4]}},
+    )  # fmt: skip
+    assert _unknown_fields(manifest["spec"], schema("spec"), "spec") == []
+    md = parse_model_deployment(manifest | {"metadata": {"name": "tiny", "namespace": "ml",
+                                                         "uid": "u"}})  # fmt: skip
+    assert (md.spec.runtime.workers, md.image) == (2, "ghcr.io/ferry/torchserve:0.12.0-cpu")

@@ -17,6 +17,18 @@ class SpecError(ValueError):
 
 
 @dataclass(frozen=True)
+class DefaultImages:
+    """The serving images a ModelDeployment without spec.runtime.image gets (operator
+    settings, chart values `servingImages`): GPU builds are large, CPU ones smaller."""
+
+    cpu: str = "ghcr.io/ferry/torchserve:0.12.0-cpu"
+    gpu: str = "ghcr.io/ferry/torchserve:0.12.0-gpu"
+
+
+DEFAULT_IMAGES = DefaultImages()
+
+
+@dataclass(frozen=True)
 class ModelDeployment:
     name: str
     namespace: str
@@ -24,13 +36,25 @@ class ModelDeployment:
     generation: int
     spec: ModelDeploymentSpec
 
+    @property
+    def image(self) -> str:
+        """The serving image, resolved (parsing fills spec.runtime.image in)."""
+        return self.spec.runtime.image or ""
 
-def parse_model_deployment(body: dict[str, Any]) -> ModelDeployment:
+
+def parse_model_deployment(
+    body: dict[str, Any], images: DefaultImages = DEFAULT_IMAGES
+) -> ModelDeployment:
+    """The typed object, its serving image resolved: the spec's, else the default for its
+    kind (an operator upgrade that changes a default rolls the models out as canaries)."""
     metadata = body.get("metadata") or {}
     try:
         spec = ModelDeploymentSpec.model_validate(body.get("spec") or {})
     except ValidationError as error:
         raise SpecError(_describe(error, root="spec")) from None
+    if spec.runtime.image is None:
+        image = images.gpu if spec.resources.gpu > 0 else images.cpu
+        spec = spec.model_copy(update={"runtime": spec.runtime.model_copy(update={"image": image})})
     return ModelDeployment(
         name=metadata["name"],
         namespace=metadata["namespace"],

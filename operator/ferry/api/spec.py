@@ -76,7 +76,8 @@ class Batching(_Spec):
 
 
 class Runtime(_Spec):
-    image: Annotated[str, Field(min_length=1, max_length=512)]
+    # None: the operator's default serving image; parsing resolves it (api.parse).
+    image: Annotated[str, Field(min_length=1, max_length=512)] | None = None
     image_pull_secrets: Annotated[list[SecretReference], Field(max_length=8)] = []
     workers: Annotated[int, Field(ge=1, le=64)] = 1
     batching: Batching = Batching()
@@ -137,7 +138,7 @@ class Inference(_Spec):
 
 class ModelDeploymentSpec(_Spec):
     model: ModelSource
-    runtime: Runtime
+    runtime: Runtime = Runtime()
     resources: Resources = Resources()
     placement: Placement = Placement()
     pod_metadata: PodMetadata = PodMetadata()

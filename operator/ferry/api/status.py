@@ -116,8 +116,9 @@ class ModelDeploymentStatus(_Status):
     # they differ while a new revision rolls out (or fails to).
     revision: str = ""
     stable_revision: str = ""
-    # The model version of the stable revision: what answers requests.
+    # The model version of the stable revision: what answers requests, and its image.
     model_version: str = ""
+    image: str = ""
     # The revision being tried beside the stable one, and its effective share of traffic
     # (ready canary pods / ready pods, or the HTTPRoute weight), in percent.
     canary_revision: str = ""

@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ferry.cli.manifest import DEFAULT_IMAGE
 from ferry.cli.package import PackageError, PackageRequest, build_package
 from ferry.torchserve.config import ServingConfig
 
@@ -49,7 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     pkg.add_argument("--max-batch-delay-ms", type=int, default=0)
     pkg.add_argument("--allow-unsafe-pickle", action="store_true")
     pkg.add_argument("--uri", help="where the archive will be fetched from (manifest)")
-    pkg.add_argument("--image", default=DEFAULT_IMAGE, help="serving image (manifest)")
+    pkg.add_argument(
+        "--image", help="serving image for the manifest (default: the operator's default)"
+    )
     pkg.add_argument("--probe-request", type=_json, help="golden request JSON (manifest)")
     pkg.add_argument("--probe-shape", type=_ints, help="expected output shape")
     pkg.add_argument("--probe-values", type=_json, help="expected output values")

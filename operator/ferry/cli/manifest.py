@@ -4,7 +4,6 @@ from typing import Any
 
 API_VERSION = "serving.ferry.dev/v1alpha1"
 KIND = "ModelDeployment"
-DEFAULT_IMAGE = "ghcr.io/ferry/torchserve:0.12.0-cpu"
 
 
 def model_deployment(
@@ -17,24 +16,27 @@ def model_deployment(
     workers: int,
     batch_size: int,
     max_batch_delay_ms: int,
-    image: str = DEFAULT_IMAGE,
+    image: str | None = None,
     probe: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A ready-to-apply ModelDeployment serving one verified archive."""
+    """A ready-to-apply ModelDeployment serving one verified archive. Without `image` the
+    operator's default serving image applies."""
     model: dict[str, Any] = {"name": model_name, "version": version, "uri": uri, "sha256": sha256}
     if probe is not None:
         model["probe"] = probe
+    runtime: dict[str, Any] = {
+        "workers": workers,
+        "batching": {"maxBatchSize": batch_size, "maxBatchDelayMs": max_batch_delay_ms},
+    }
+    if image is not None:
+        runtime["image"] = image
     return {
         "apiVersion": API_VERSION,
         "kind": KIND,
         "metadata": {"name": name},
         "spec": {
             "model": model,
-            "runtime": {
-                "image": image,
-                "workersPerReplica": workers,
-                "batching": {"maxBatchSize": batch_size, "maxBatchDelayMs": max_batch_delay_ms},
-            },
+            "runtime": runtime,
             "resources": {"cpu": "1", "memory": "2Gi", "gpu": 0},
             "replicas": 1,
         },

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from ferry.cli.manifest import DEFAULT_IMAGE, model_deployment
+from ferry.cli.manifest import model_deployment
 from ferry.runtime.modelfile import ModelFormat, UnrecognisedModelError, detect_format
 from ferry.torchserve.config import ServingConfig, render_model_config
 
@@ -38,7 +38,7 @@ class PackageRequest:
     handler_options: dict[str, Any] = field(default_factory=dict)  # camelCase, as in the yaml
     allow_unsafe_pickle: bool = False
     uri: str | None = None
-    image: str = DEFAULT_IMAGE
+    image: str | None = None
     probe: dict[str, Any] | None = None
 
 

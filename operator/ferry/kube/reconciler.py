@@ -1,6 +1,7 @@
 """One reconcile of one ModelDeployment: read the world, decide (pure), carry out the plan."""
 
 import dataclasses
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -8,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ferry.api import labels
+from ferry.api.parse import DEFAULT_IMAGES, DefaultImages
 from ferry.build.network import OperatorIdentity
 from ferry.health.counters import CounterSource
 from ferry.health.stats import PodStats
@@ -65,6 +67,7 @@ class Reconciler:
     operator: OperatorIdentity
     instance: str  # names the reporting operator instance in Events
     counters: CounterSource
+    images: DefaultImages = DEFAULT_IMAGES
     autoscale_interval_seconds: float = 10.0
     clock: Callable[[], datetime] = utc_now
     # Counter snapshots analysis intervals started from, per object: measurements, not
@@ -103,16 +106,19 @@ class Reconciler:
             now,
             evaluated_at=last.at if last else None,
             interval_seconds=self.autoscale_interval_seconds,
+            images=self.images,
         )
         world = self._read_more(namespace, world, wanted)
         counters = self._counters(key, wanted)
         scaling = _scaling(last, counters, now) if wanted.evaluate else None
-        plan = decide(body, world, now, self.operator, counters=counters, scaling=scaling)
+        decide_now = functools.partial(
+            decide, body, world, now, self.operator,
+            counters=counters, scaling=scaling, images=self.images,
+        )  # fmt: skip
+        plan = decide_now()
         rejected = self._apply(namespace, plan, world)
         if rejected:
-            plan = decide(
-                body, world, now, self.operator, rejected, counters=counters, scaling=scaling
-            )
+            plan = decide_now(rejected)
         for scale in plan.scale:
             self.kube.scale(DEPLOYMENTS, namespace, scale.name, scale.replicas)
             logger.info("%s/%s: scaled %s to %d", namespace, name, scale.name, scale.replicas)

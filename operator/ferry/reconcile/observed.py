@@ -17,6 +17,7 @@ class DeploymentView:
     revision: str
     model_version: str
     desired: int  # spec.replicas
+    image: str  # of the serving container
     replicas: int
     ready_replicas: int
     current: bool  # the Deployment controller has observed its latest spec
@@ -51,6 +52,7 @@ def deployment_view(obj: dict[str, Any]) -> DeploymentView:
         revision=object_labels.get(labels.REVISION, ""),
         model_version=object_labels.get(labels.VERSION, ""),
         desired=int((obj.get("spec") or {}).get("replicas") or 0),
+        image=_serving_image(obj),
         replicas=int(status.get("replicas") or 0),
         ready_replicas=int(status.get("readyReplicas") or 0),
         current=int(status.get("observedGeneration") or 0) >= int(metadata.get("generation") or 0),
@@ -60,6 +62,12 @@ def deployment_view(obj: dict[str, Any]) -> DeploymentView:
         if replica_failure.get("status") == "True"
         else "",
     )
+
+
+def _serving_image(deployment: dict[str, Any]) -> str:
+    template = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
+    serving = _container_status(template.get("containers"), contract.SERVE_CONTAINER)
+    return str(serving.get("image") or "")
 
 
 def pod_view(obj: dict[str, Any], image: str, gpu_resource: str) -> PodView:

@@ -13,7 +13,14 @@ from datetime import datetime
 from typing import Any
 
 from ferry.api import labels
-from ferry.api.parse import ModelDeployment, SpecError, parse_model_deployment, parse_status
+from ferry.api.parse import (
+    DEFAULT_IMAGES,
+    DefaultImages,
+    ModelDeployment,
+    SpecError,
+    parse_model_deployment,
+    parse_status,
+)
 from ferry.api.status import ModelDeploymentStatus
 from ferry.build.children import Shape, desired_children
 from ferry.build.network import OperatorIdentity
@@ -127,12 +134,12 @@ class _Seen:
     observation: Observation
 
 
-def _see(body: dict[str, Any], world: World) -> _Seen:
-    md = parse_model_deployment(body)
+def _see(body: dict[str, Any], world: World, images: DefaultImages) -> _Seen:
+    md = parse_model_deployment(body, images)
     owned = [o for o in world.children if _controlled_by(o, md.uid)]
     deployments = [deployment_view(o) for o in owned if o["kind"] == "Deployment"]
     pods = tuple(
-        pod_view(p, md.spec.runtime.image, md.spec.resources.gpu_resource_name)
+        pod_view(p, md.image, md.spec.resources.gpu_resource_name)
         for p in world.pods
         if (p["metadata"].get("labels") or {}).get(labels.MODEL_DEPLOYMENT) == md.name
     )
@@ -147,11 +154,12 @@ def wants(
     *,
     evaluated_at: datetime | None = None,
     interval_seconds: float = 10.0,
+    images: DefaultImages = DEFAULT_IMAGES,
 ) -> Wants:
     """What else this reconcile must read before `decide`. `evaluated_at`: the last
     autoscaling evaluation (the caller keeps it; None: none yet in this process)."""
     try:
-        seen = _see(body, world)
+        seen = _see(body, world, images)
     except SpecError:
         return Wants()
     md, previous, target = seen.md, seen.previous, seen.target
@@ -204,9 +212,10 @@ def decide(
     *,
     counters: Counters | None = None,
     scaling: Scaling | None = None,
+    images: DefaultImages = DEFAULT_IMAGES,
 ) -> Plan:
     try:
-        seen = _see(body, world)
+        seen = _see(body, world, images)
     except SpecError as error:
         return _invalid_spec_plan(body, parse_status(body), str(error), now)
     md, target = seen.md, seen.target

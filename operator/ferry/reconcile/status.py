@@ -113,6 +113,7 @@ def evaluate(
         revision=target,
         stable_revision=decision.stable,
         model_version=decision.stable_version or _answering_version(ctx),
+        image=_image(ctx),
         canary_revision=decision.canary,
         canary_version=decision.canary_version,
         canary_weight=_effective_weight(md, decision, canary_ready, ready),
@@ -135,6 +136,12 @@ def _effective_weight(
     if md.spec.traffic.http_route is not None:
         return decision.route_weight
     return round(100 * canary_ready / ready) if ready else 0
+
+
+def _image(ctx: _Context) -> str:
+    """The serving image of what answers (the stable revision), else of the spec's."""
+    stable = ctx.seen.deployments.get(ctx.decision.stable)
+    return stable.image if stable is not None and stable.image else ctx.md.image
 
 
 def _answering_version(ctx: _Context) -> str:
