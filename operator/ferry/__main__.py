@@ -13,7 +13,7 @@ from kubernetes.config import ConfigException
 
 from ferry import handlers
 from ferry.build.network import OperatorIdentity
-from ferry.health.counters import AgentCounters
+from ferry.health.agents import AgentClient
 from ferry.kube.api import KubeApi
 from ferry.kube.connect import api_client
 from ferry.kube.reconciler import Reconciler
@@ -35,7 +35,7 @@ def main() -> None:
         kube=kube,
         operator=OperatorIdentity(settings.namespace, settings.pod_labels),
         instance=socket.gethostname(),
-        counters=AgentCounters(),
+        agents=AgentClient(),
         images=settings.images,
         autoscale_interval_seconds=settings.autoscale_interval_seconds,
     )

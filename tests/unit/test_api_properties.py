@@ -26,6 +26,7 @@ CONDITIONS = {
     "Degraded",
     "ArtifactVerified",
     "Scheduled",
+    "ModelHealthy",
     "Reconciling",
     "Stalled",
 }

@@ -8,7 +8,8 @@ import pytest
 from ferry.api.parse import parse_model_deployment
 from ferry.build.network import OperatorIdentity
 from ferry.build.workload import revision_of
-from ferry.reconcile.plan import World, decide
+from ferry.health.readiness import Reason, Verdict
+from ferry.reconcile.plan import World, decide, wants
 from tests.unit import md_samples as s
 
 pytestmark = pytest.mark.unit
@@ -198,3 +199,30 @@ def test_a_healthy_start_is_quiet_until_something_changes() -> None:
         body, World([s.deployment("resnet", rev, replicas=1, ready=1)], ready), NOW, OPERATOR
     )
     assert [(e.type, e.reason) for e in later.events] == [("Normal", "Serving")]
+
+
+def test_the_agents_verdict_says_why_a_running_pod_is_not_ready() -> None:
+    body = s.model_deployment(replicas=1)
+    rev = revision(body)
+    name = f"resnet-{rev}-a"
+    running = s.pod(
+        "resnet", rev, name, phase="Running", podIP="10.85.0.7",
+        conditions=[{"type": "PodScheduled", "status": "True"},
+                    {"type": "Ready", "status": "False"}],
+        initContainerStatuses=s.fetched(),
+        containerStatuses=[{"name": "torchserve", "state": {"running": {}}}],
+    )  # fmt: skip
+    seen = World([s.deployment("resnet", rev, replicas=1, ready=0)], [running])
+    assert [p.name for p in wants(body, seen, NOW).readiness] == [name]
+    mismatch = Verdict(False, Reason.PROBE_MISMATCH, "output shape [1, 3], expected [1, 4]")
+    plan = decide(body, seen, NOW, OPERATOR, readiness={name: mismatch})
+    assert plan.status is not None
+    healthy = condition(plan.status, "ModelHealthy")
+    assert (healthy["status"], healthy["reason"]) == ("False", "ProbeMismatch")
+    assert healthy["message"] == f"pod {name}: output shape [1, 3], expected [1, 4]"
+    assert condition(plan.status, "Degraded")["reason"] == "ProbeMismatch"  # a wrong answer
+    loading = Verdict(False, Reason.WORKERS_NOT_READY, "0 of 1 workers are READY")
+    plan = decide(body, seen, NOW, OPERATOR, readiness={name: loading})
+    assert plan.status is not None
+    assert condition(plan.status, "Ready")["reason"] == "WorkersNotReady"
+    assert condition(plan.status, "Degraded")["status"] == "False"  # loading is no failure

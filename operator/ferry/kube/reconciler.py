@@ -11,7 +11,7 @@ from typing import Any
 from ferry.api import labels
 from ferry.api.parse import DEFAULT_IMAGES, DefaultImages
 from ferry.build.network import OperatorIdentity
-from ferry.health.counters import CounterSource
+from ferry.health.agents import PodAgents
 from ferry.health.stats import PodStats
 from ferry.kube.api import ApiError, KubeApi
 from ferry.kube.events import event_object
@@ -66,7 +66,7 @@ class Reconciler:
     kube: KubeApi
     operator: OperatorIdentity
     instance: str  # names the reporting operator instance in Events
-    counters: CounterSource
+    agents: PodAgents
     images: DefaultImages = DEFAULT_IMAGES
     autoscale_interval_seconds: float = 10.0
     clock: Callable[[], datetime] = utc_now
@@ -114,6 +114,8 @@ class Reconciler:
         decide_now = functools.partial(
             decide, body, world, now, self.operator,
             counters=counters, scaling=scaling, images=self.images,
+            readiness=self.agents.readiness({p.name: p.ip for p in wanted.readiness})
+            if wanted.readiness else None,
         )  # fmt: skip
         plan = decide_now()
         rejected = self._apply(namespace, plan, world)
@@ -184,7 +186,7 @@ class Reconciler:
     def _counters(self, key: tuple[str, str], wanted: Wants) -> Counters | None:
         if not wanted.stats:
             return None
-        read = self.counters.read({p.name: p.ip for p in wanted.stats})
+        read = self.agents.stats({p.name: p.ip for p in wanted.stats})
         remembered = self.baselines.get(key, {})
         baseline = remembered.get(wanted.baseline_key) if wanted.baseline_key else None
         return Counters(read, baseline)

@@ -12,6 +12,7 @@ PROGRESSING: Final = "Progressing"
 DEGRADED: Final = "Degraded"
 ARTIFACT_VERIFIED: Final = "ArtifactVerified"
 SCHEDULED: Final = "Scheduled"
+MODEL_HEALTHY: Final = "ModelHealthy"
 # kstatus (sigs.k8s.io/cli-utils): abnormal-true conditions GitOps tools read.
 RECONCILING: Final = "Reconciling"
 STALLED: Final = "Stalled"

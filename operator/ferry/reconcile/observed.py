@@ -35,6 +35,7 @@ class PodView:
     node: str  # where it is bound, or ""
     ip: str  # pod IP, where the agent answers
     gpus: int  # of the ModelDeployment's GPU resource
+    serving: bool  # the serving container runs (its agent can answer)
     unschedulable: str  # the scheduler's message while the pod cannot be placed, or ""
     fetched: bool  # the fetch init container verified and stored the artifact
     artifact_failure: Failure | None  # ferry-fetch exited non-zero
@@ -89,6 +90,7 @@ def pod_view(obj: dict[str, Any], image: str, gpu_resource: str) -> PodView:
         node=(obj.get("spec") or {}).get("nodeName") or "",
         ip=status.get("podIP") or "",
         gpus=requested(obj.get("spec") or {}, gpu_resource),
+        serving="running" in (serve.get("state") or {}),
         unschedulable=unschedulable,
         fetched=ready or _terminated(fetch).get("exitCode") == 0,
         artifact_failure=fetch_failure(name, _last_exit(fetch)),

@@ -27,6 +27,7 @@ from ferry.build.network import OperatorIdentity
 from ferry.build.pod import pod_template
 from ferry.build.traffic import role_service_name
 from ferry.build.workload import revision_of
+from ferry.health.readiness import Verdict
 from ferry.health.stats import PodStats
 from ferry.reconcile import conditions as c
 from ferry.reconcile.activity import activity_events
@@ -49,6 +50,8 @@ from ferry.scaling.memory import Memory
 REVISION_KINDS = ("Deployment", "ConfigMap")
 # Children that exist only with spec.traffic.httpRoute.
 ROUTE_KINDS = ("HTTPRoute",)
+# Not-ready pods whose agents are asked why, per reconcile: one says it for all, mostly.
+MAX_READINESS_READS = 3
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,7 @@ class Wants:
     capacity: bool = False  # read nodes and the pods bound to them
     autoscaled: bool = False  # spec.autoscaling: evaluate every interval
     evaluate: bool = False  # evaluate now: read the autoscalers too, and pass `Scaling`
+    readiness: tuple[StatsPod, ...] = ()  # running, not-ready pods: ask their agents why
 
 
 @dataclass(frozen=True)
@@ -184,12 +188,18 @@ def wants(
     if evaluate:
         for revision in _serving(previous, target):
             pods |= _ready_pods(seen.observation, revision)
+    unready = [
+        StatsPod(p.name, p.ip)
+        for p in seen.observation.pods_of(target)
+        if p.serving and not p.ready and not p.deleting and p.ip
+    ]
     return Wants(
         stats=tuple(pods.values()),
         baseline_key=key,
         capacity=rolling and md.spec.resources.gpu > 0,
         autoscaled=autoscaled,
         evaluate=evaluate,
+        readiness=tuple(unready[:MAX_READINESS_READS]),
     )
 
 
@@ -213,7 +223,9 @@ def decide(
     counters: Counters | None = None,
     scaling: Scaling | None = None,
     images: DefaultImages = DEFAULT_IMAGES,
+    readiness: Mapping[str, Verdict] | None = None,
 ) -> Plan:
+    """`readiness`: the agents' verdicts on `wants(...).readiness` pods, by pod name."""
     try:
         seen = _see(body, world, images)
     except SpecError as error:
@@ -223,7 +235,7 @@ def decide(
     total = autoscaled.total if autoscaled else total_replicas(md, seen.previous)
     readings = _readings(counters, seen, target)
     free_slots = _free_slots(md, target, world)
-    facts = revision_facts(md, target, seen.observation, free_slots)
+    facts = revision_facts(md, target, seen.observation, free_slots, readiness)
     model = md.spec.model
     decision = decide_rollout(
         RolloutInput(

@@ -1,8 +1,10 @@
 """Per-revision facts for the rollout machine, from the observed Deployments and pods."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ferry.api.parse import ModelDeployment
+from ferry.health.readiness import Verdict
 from ferry.reconcile.failure import Failure, truncate
 from ferry.reconcile.observed import DeploymentView, PodView
 from ferry.rollout.facts import RevisionFacts
@@ -18,9 +20,15 @@ class Observation:
 
 
 def revision_facts(
-    md: ModelDeployment, target: str, seen: Observation, free_slots: int | None = None
+    md: ModelDeployment,
+    target: str,
+    seen: Observation,
+    free_slots: int | None = None,
+    readiness: Mapping[str, Verdict] | None = None,
 ) -> dict[str, RevisionFacts]:
-    """Every revision that has a Deployment; `free_slots` sharpens InsufficientGPU messages."""
+    """Every revision that has a Deployment; `free_slots` sharpens InsufficientGPU messages,
+    `readiness` (agents' verdicts by pod) says why running pods are not ready."""
+    verdicts = readiness or {}
     facts = {}
     for revision, deployment in seen.deployments.items():
         pods = seen.pods_of(revision)
@@ -39,8 +47,16 @@ def revision_facts(
             gpus_per_pod=gpus,
             failure=next((f for p in live if (f := serving_failure(p))), None),
             blocked=blocked,
+            unready=next((f for p in live if (f := unready(p, verdicts.get(p.name)))), None),
         )
     return facts
+
+
+def unready(pod: PodView, verdict: Verdict | None) -> Failure | None:
+    """A running pod's agent said why the model does not answer yet (or at all)."""
+    if pod.ready or verdict is None or verdict.ready or verdict.reason is None:
+        return None
+    return Failure(str(verdict.reason), truncate(f"pod {pod.name}: {verdict.message}"))
 
 
 def serving_failure(pod: PodView) -> Failure | None:

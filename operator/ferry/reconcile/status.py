@@ -15,6 +15,7 @@ from ferry.api.parse import ModelDeployment
 from ferry.api.status import AutoscalingStatus, ModelDeploymentStatus, RolloutStatus
 from ferry.build.network import inference_url
 from ferry.build.workload import MAX_UNAVAILABLE_PERCENT
+from ferry.health.readiness import Reason
 from ferry.reconcile import conditions as c
 from ferry.reconcile.activity import activity_events
 from ferry.reconcile.artifact import ARTIFACT_FAILURES
@@ -24,6 +25,10 @@ from ferry.reconcile.revisions import Observation, creation_failure, scheduling_
 from ferry.rollout.facts import RevisionFacts, RolloutDecision
 
 ARTIFACT_REASONS = frozenset(reason for reason, _ in ARTIFACT_FAILURES.values()) | {"FetchFailed"}
+# Agent verdicts that are failures, not loading: the model answers, but wrongly.
+WRONG_ANSWERS = frozenset(
+    str(r) for r in (Reason.PROBE_MISMATCH, Reason.PROBE_FAILED, Reason.PROBE_TIMEOUT)
+)
 
 
 @dataclass(frozen=True)
@@ -91,10 +96,11 @@ def evaluate(
     failures = _failures(ctx)
     progressing = _progressing(ctx, failures)
     verdicts = [
-        _ready(md, total, ready, failures),
+        _ready(md, total, ready, failures, ctx.facts.get(ctx.serving[0])),
         progressing,
         _degraded(failures),
         _artifact_verified(ctx),
+        _model_healthy(ctx),
         _scheduled(ctx),
         *_kstatus(progressing),
         *extras.verdicts,
@@ -183,6 +189,9 @@ def _revision_failures(ctx: _Context, revision: str) -> list[Failure]:
         if not pod.deleting:
             found = (pod.artifact_failure, scheduling_failure(ctx.md, pod), pod.container_failure)
             failures.extend(f for f in found if f is not None)
+    unready = ctx.facts[revision].unready if revision in ctx.facts else None
+    if unready is not None and unready.reason in WRONG_ANSWERS:
+        failures.append(unready)  # alive, but the model answers its golden request wrongly
     if deployment is not None and deployment.deadline_exceeded and not ctx.decision.stable:
         deadline = ctx.md.spec.rollout.progress_deadline_seconds
         failures.append(
@@ -198,7 +207,13 @@ def _revision_failures(ctx: _Context, revision: str) -> list[Failure]:
     return failures
 
 
-def _ready(md: ModelDeployment, total: int, ready: int, failures: list[Failure]) -> c.Verdict:
+def _ready(
+    md: ModelDeployment,
+    total: int,
+    ready: int,
+    failures: list[Failure],
+    serving: RevisionFacts | None,
+) -> c.Verdict:
     if total == 0:
         return c.Verdict(c.READY, "False", "ScaledToZero", "no replicas wanted: nothing serves")
     needed = min_ready(total)
@@ -208,9 +223,11 @@ def _ready(md: ModelDeployment, total: int, ready: int, failures: list[Failure])
     if failures:
         first = failures[0]
         return c.Verdict(c.READY, "False", first.reason, f"{counts}: {first.message}", True)
-    return c.Verdict(
-        c.READY, "False", "ReplicasNotReady", f"{counts}, {needed} needed; the model is loading"
-    )
+    loading = f"{counts}, {needed} needed; the model is loading"
+    if serving is not None and serving.unready is not None:  # in the pod agent's words
+        why = serving.unready
+        return c.Verdict(c.READY, "False", why.reason, f"{loading}: {why.message}")
+    return c.Verdict(c.READY, "False", "ReplicasNotReady", loading)
 
 
 _FATAL_FIRST = ARTIFACT_REASONS | {"CrashLoop", "ImagePullFailed", "ContainerConfigError"}
@@ -285,6 +302,28 @@ def _artifact_verified(ctx: _Context) -> c.Verdict:
     return c.Verdict(
         c.ARTIFACT_VERIFIED, "Unknown", "Pending", f"no pod of revision {ctx.target} fetched it yet"
     )
+
+
+def _model_healthy(ctx: _Context) -> c.Verdict:
+    """Does the model of the spec's revision answer, in its pods' agents' words?"""
+    ended = ctx.ended
+    if ended is not None:
+        return c.Verdict(c.MODEL_HEALTHY, "False", ended.reason, ended.message, True)
+    facts = ctx.facts.get(ctx.target, RevisionFacts())
+    if facts.live and facts.ready == facts.live:
+        return c.Verdict(
+            c.MODEL_HEALTHY, "True", "ModelAnswers",
+            f"every replica of revision {ctx.target} answers (workers READY, golden request "
+            "passed when set)",
+        )  # fmt: skip
+    if facts.unready is not None:
+        failed = facts.unready.reason in WRONG_ANSWERS
+        return c.Verdict(c.MODEL_HEALTHY, "False", facts.unready.reason,
+                         facts.unready.message, failed)  # fmt: skip
+    return c.Verdict(
+        c.MODEL_HEALTHY, "Unknown", "Pending",
+        f"{facts.ready}/{facts.live} replicas of revision {ctx.target} answer so far",
+    )  # fmt: skip
 
 
 def _scheduled(ctx: _Context) -> c.Verdict:

@@ -23,6 +23,7 @@ class RevisionFacts:
     gpus_per_pod: int = 0
     failure: Failure | None = None  # its pods cannot serve: fetch, crash loop, image pull
     blocked: Failure | None = None  # its pods cannot be placed (GPU, placement)
+    unready: Failure | None = None  # why a running pod is not ready, in its agent's words
 
 
 @dataclass(frozen=True)

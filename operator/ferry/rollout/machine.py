@@ -286,7 +286,7 @@ class _Trial:
             self.inp.free_slots,
         )  # fmt: skip
         r = self._phase(r)
-        hold = self.canary_facts.blocked
+        hold = self.canary_facts.blocked or self.canary_facts.unready
         deadline = self._deadline(r)
         if deadline is not None:
             return self._end(r, "RolledBack", deadline)
