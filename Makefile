@@ -22,14 +22,14 @@ help:
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[runtime,test,dev]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[runtime,test,dev,kubectl]'
 	touch $@
 
 venv: $(VENV)/.installed
 
 constraints: venv
 	$(PY) -m pip install --quiet uv
-	$(VENV)/bin/uv pip compile pyproject.toml --extra runtime --extra test --extra dev \
+	$(VENV)/bin/uv pip compile pyproject.toml --extra runtime --extra test --extra dev --extra kubectl \
 	  --python-version 3.11 --python-platform x86_64-unknown-linux-gnu --upgrade \
 	  --no-header --no-annotate -o constraints.txt
 

@@ -1,0 +1,3 @@
+from ferry.cli.kubectl import main
+
+main()
