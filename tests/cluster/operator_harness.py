@@ -85,7 +85,8 @@ def operator_running(
         core.create_namespace(
             client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace, labels=RESTRICTED))
         )
-        install_access(cluster, render_chart(release, namespace))
+        objects = render_chart(release, namespace)
+        install_access(cluster, objects)
         process = start_operator(
             service_account_kubeconfig(namespace, release),
             namespace,
@@ -99,9 +100,12 @@ def operator_running(
         finally:
             process.stop()
             core.delete_namespace(namespace)
-            rbac = client.RbacAuthorizationV1Api(api)
-            rbac.delete_cluster_role_binding(release)
-            rbac.delete_cluster_role(release)
+            cluster_wide = [  # RBAC and the rollout-actions admission policy (not the CRD)
+                f"{o['kind'].lower()}/{o['metadata']['name']}"
+                for o in objects
+                if "namespace" not in o["metadata"] and o["kind"] != "CustomResourceDefinition"
+            ]
+            cluster.kubectl("delete", "--ignore-not-found", "--wait=false", *cluster_wide)
 
 
 class ModelDeployments:

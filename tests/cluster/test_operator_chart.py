@@ -37,11 +37,35 @@ def test_values_schema_rejects_nonsense() -> None:
 
 
 def test_rbac_is_least_privilege() -> None:
-    (role,) = [d for d in render_chart("ferry", "ferry-system") if d["kind"] == "ClusterRole"]
-    for rule in role["rules"]:
-        assert "*" not in rule["verbs"] + rule["resources"] + rule["apiGroups"], rule
-        assert "secrets" not in rule["resources"], rule
-    assert not any(d["kind"] == "Role" for d in render_chart("ferry", "ferry-system"))
+    objects = render_chart("ferry", "ferry-system")
+    roles = {d["metadata"]["name"]: d for d in objects if d["kind"] == "ClusterRole"}
+    assert set(roles) == {"ferry", "ferry-rollout-actions"}
+    for role in roles.values():
+        for rule in role["rules"]:
+            assert "*" not in rule["verbs"] + rule["resources"] + rule["apiGroups"], rule
+            assert "secrets" not in rule["resources"], rule
+    assert not any(d["kind"] == "Role" for d in objects)
+    # Steering rollouts: read, and patch (the admission policy limits it to the annotations).
+    steering = {
+        (group, resource): set(rule["verbs"])
+        for rule in roles["ferry-rollout-actions"]["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+    }
+    assert steering == {
+        ("serving.ferry.dev", "modeldeployments"): {"get", "list", "watch", "patch"},
+        ("", "pods"): {"get", "list", "watch"},
+        ("", "events"): {"get", "list", "watch"},
+    }
+
+
+def test_rollout_actions_role_and_policy_are_optional() -> None:
+    kinds = {
+        (d["kind"], d["metadata"]["name"])
+        for d in render_chart("ferry", "ferry-system", "--set", "rolloutActions.enabled=false")
+    }
+    assert ("ClusterRole", "ferry") in kinds
+    assert not {k for k in kinds if k[1] == "ferry-rollout-actions"}
 
 
 @pytest.fixture
@@ -54,6 +78,10 @@ def installed(cluster: ClusterAccess, restricted_namespace: str) -> Iterator[dic
     )
     yield {"release": release, "namespace": restricted_namespace, "applied": applied}
     cluster.kubectl("delete", "clusterrole,clusterrolebinding", release, "--ignore-not-found")
+    cluster.kubectl(
+        "delete", "clusterrole,validatingadmissionpolicy,validatingadmissionpolicybinding",
+        f"{release}-rollout-actions", "--ignore-not-found",
+    )  # fmt: skip
 
 
 def test_chart_applies_and_its_pod_is_admitted_under_restricted(
