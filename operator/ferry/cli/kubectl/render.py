@@ -23,7 +23,7 @@ HEADER_STYLES = {"Ready": {"True": "green", "False": "red"}, "Degraded": {"True"
 
 def plain(screen: Screen) -> str:
     """`Key:  value` lines, then each section as a titled, column-aligned table."""
-    width = max((len(key) for key, _ in screen.fields), default=0) + 2
+    width = max((len(key) for key, _ in screen.fields), default=0) + 3
     lines = [f"{key + ':':<{width}}{value}" for key, value in screen.fields]
     for section in screen.sections:
         lines += ["", *plain_section(section)]
