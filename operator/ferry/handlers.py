@@ -9,30 +9,54 @@ ModelDeployment must be deletable even when no operator runs). Children are remo
 garbage collector through their owner references, so no finalizer is needed.
 """
 
+from collections.abc import Callable
 from typing import Any, Final
 
 import kopf
 
-from ferry import API_GROUP, API_VERSION, PLURAL
+from ferry import API_GROUP, API_VERSION, KIND, PLURAL
 from ferry.api import labels
+from ferry.kube import resources
+from ferry.kube.api import Resource
+from ferry.kube.cache import AUTOSCALERS_INDEX, PODS_INDEX, WorldCache, child_index, plain
 from ferry.kube.reconciler import Reconciler
 from ferry.settings import FerrySettings
 from ferry.triggers import ReconcileRunner
 
 MODEL_DEPLOYMENTS: Final = (API_GROUP, API_VERSION, PLURAL)
-# Watched only to wake their owner up; the API server filters them by label.
-CHILD_RESOURCES: Final = (
-    ("v1", "pods"),
-    ("v1", "configmaps"),
-    ("v1", "services"),
-    ("apps", "v1", "deployments"),
-    ("networking.k8s.io", "v1", "networkpolicies"),
-    ("policy", "v1", "poddisruptionbudgets"),
+OWNER: Final = labels.MODEL_DEPLOYMENT
+# Watched (the API server filters them by label) to wake their owner up, and indexed so a
+# reconcile reads them from memory. HTTPRoutes are not: their API may not be installed.
+WATCHED: Final = (
+    resources.PODS,
+    resources.CONFIG_MAPS,
+    resources.SERVICES,
+    resources.DEPLOYMENTS,
+    resources.NETWORK_POLICIES,
+    resources.POD_DISRUPTION_BUDGETS,
 )
 
 
+def _selector(resource: Resource) -> tuple[str, str] | tuple[str, str, str]:
+    group, _, version = resource.api_version.rpartition("/")
+    return (group, version, resource.plural) if group else (version, resource.plural)
+
+
+CHILD_RESOURCES: Final = tuple(_selector(r) for r in WATCHED)
+
+
+def _indexer(resource: Resource) -> Callable[..., dict[Any, Any]]:
+    """Index an owned object under its owner, as a plain object of its kind."""
+
+    def index_owned(namespace: str | None, labels: kopf.Labels, body: kopf.Body, **_: Any) -> Any:
+        return {(namespace or "", labels[OWNER]): plain(body, resource.api_version, resource.kind)}
+
+    return index_owned
+
+
 def register(registry: kopf.OperatorRegistry, ferry: FerrySettings, reconciler: Reconciler) -> None:
-    runner = ReconcileRunner(reconciler.reconcile, ferry.retry_backoff_seconds)
+    cache = WorldCache(r.plural for r in WATCHED if r is not resources.PODS)
+    runner = ReconcileRunner(reconciler.reconcile, ferry.retry_backoff_seconds, cache.snapshot)
 
     kopf.on.login(registry=registry)(kopf.login_via_client)
 
@@ -60,11 +84,29 @@ def register(registry: kopf.OperatorRegistry, ferry: FerrySettings, reconciler: 
     def index_model_deployment(namespace: str | None, name: str, **_: Any) -> dict[Any, None]:
         return {(namespace or "", name): None}
 
+    for resource in WATCHED:
+        index_id = PODS_INDEX if resource is resources.PODS else child_index(resource.plural)
+        kopf.index(
+            *_selector(resource), id=index_id, registry=registry, labels={OWNER: kopf.PRESENT}
+        )(_indexer(resource))
+
+    @kopf.index("autoscaling", "v2", "horizontalpodautoscalers", id=AUTOSCALERS_INDEX,
+                registry=registry)  # fmt: skip
+    def index_autoscaler(namespace: str | None, spec: kopf.Spec, body: kopf.Body, **_: Any) -> Any:
+        target = spec.get("scaleTargetRef") or {}
+        if target.get("kind") != KIND or not str(target.get("apiVersion", "")).startswith(
+            f"{API_GROUP}/"
+        ):
+            return {}
+        key = (namespace or "", target.get("name", ""))
+        return {key: plain(body, "autoscaling/v2", "HorizontalPodAutoscaler")}
+
     @kopf.on.startup(registry=registry)
     async def start_resync(**kwargs: Any) -> None:  # async: the loop task needs the loop
-        # kopf passes each index by its id; it fills as the watch lists the objects.
+        # kopf passes each index by its id; they fill as the watches list the objects.
         index: kopf.Index[tuple[str, str], None] = kwargs["model_deployments"]
-        runner.start_resync(ferry.resync_seconds, index)
+        cache.bind(kwargs)
+        runner.start_resync(ferry.resync_seconds, index, cache.listed)
 
     @kopf.on.cleanup(registry=registry)
     async def stop(**_: Any) -> None:
@@ -74,19 +116,18 @@ def register(registry: kopf.OperatorRegistry, ferry: FerrySettings, reconciler: 
     async def model_deployment_changed(
         type: str | None, namespace: str | None, name: str, **_: Any
     ) -> None:
+        cache.listed.set()  # kopf runs no handler before every index is listed
         if type != "DELETED":  # the garbage collector removes the children
             await runner.request("event", namespace or "", name)
 
     async def child_changed(
         namespace: str | None, body: kopf.Body, resource: kopf.Resource, **_: Any
     ) -> None:
-        owner = body.metadata.labels[labels.MODEL_DEPLOYMENT]
+        cache.listed.set()
+        owner = body.metadata.labels[OWNER]
         await runner.request(resource.plural, namespace or "", owner)
 
     for child in CHILD_RESOURCES:
-        kopf.on.event(
-            *child,
-            id="owner-wakeup",
-            registry=registry,
-            labels={labels.MODEL_DEPLOYMENT: kopf.PRESENT},
-        )(child_changed)
+        kopf.on.event(*child, id="owner-wakeup", registry=registry, labels={OWNER: kopf.PRESENT})(
+            child_changed
+        )

@@ -12,12 +12,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Hashable, Iterable
-from typing import Final
+from typing import Final, Generic, TypeVar
 
 from ferry import metrics
 from ferry.kube.api import ApiError
 
 logger = logging.getLogger(__name__)
+View = TypeVar("View")
 
 # A reconcile that fails for a transient reason is retried this many times with backoff;
 # after that the periodic resync still tries, so nothing loops tightly forever.
@@ -45,13 +46,18 @@ class Coalescer:
             del self._rerun[key]
 
 
-class ReconcileRunner:
-    """Runs `reconcile(namespace, name)` (blocking, so in a thread) on request."""
+class ReconcileRunner(Generic[View]):
+    """Runs `reconcile(namespace, name, view)` (blocking, so in a thread) on request, `view`
+    being what `snapshot(namespace, name)` took on the event loop just before."""
 
     def __init__(
-        self, reconcile: Callable[[str, str], float | None], retry_backoff_seconds: float
+        self,
+        reconcile: Callable[[str, str, View], float | None],
+        retry_backoff_seconds: float,
+        snapshot: Callable[[str, str], View],
     ) -> None:
         self._reconcile = reconcile
+        self._snapshot = snapshot
         self._backoff = retry_backoff_seconds
         self._coalescer = Coalescer()
         self._tasks: set[asyncio.Task[None]] = set()  # strong references keep them alive
@@ -61,7 +67,8 @@ class ReconcileRunner:
         async def once() -> None:
             started = time.monotonic()
             try:
-                delay = await asyncio.to_thread(self._reconcile, namespace, name)
+                view = self._snapshot(namespace, name)
+                delay = await asyncio.to_thread(self._reconcile, namespace, name, view)
             except ApiError as error:
                 metrics.RECONCILES.labels(trigger=trigger, result="error").inc()
                 self._retry_later(error, namespace, name, attempt)
@@ -78,10 +85,14 @@ class ReconcileRunner:
 
         await self._coalescer.run((namespace, name), once)
 
-    def start_resync(self, interval_seconds: float, keys: Iterable[tuple[str, str]]) -> None:
-        """Reconcile every object in `keys` (read afresh each round) every interval."""
+    def start_resync(
+        self, interval_seconds: float, keys: Iterable[tuple[str, str]], ready: asyncio.Event
+    ) -> None:
+        """Reconcile every object in `keys` (read afresh each round) every interval, once
+        `ready` is set (the watch caches are filled)."""
 
         async def resync_forever() -> None:
+            await ready.wait()
             while True:
                 await asyncio.sleep(interval_seconds)
                 for namespace, name in list(keys):

@@ -66,11 +66,6 @@ class KubeApi:
                 return None
             raise
 
-    def list_labelled(
-        self, resource: Resource, namespace: str, selector: str
-    ) -> list[dict[str, Any]]:
-        return self.list_objects(resource, namespace, [("labelSelector", selector)])
-
     def list_objects(
         self, resource: Resource, namespace: str = "", query: list[tuple[str, str]] | None = None
     ) -> list[dict[str, Any]]:

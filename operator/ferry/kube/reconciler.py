@@ -8,21 +8,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ferry.api import labels
 from ferry.api.parse import DEFAULT_IMAGES, DefaultImages
 from ferry.build.network import OperatorIdentity
+from ferry.build.traffic import role_service_name
 from ferry.health.agents import PodAgents
 from ferry.health.stats import PodStats
 from ferry.kube.api import ApiError, KubeApi
+from ferry.kube.cache import CachedWorld
 from ferry.kube.events import event_object
 from ferry.kube.resources import (
     CHILDREN,
     DEPLOYMENTS,
     EVENTS,
-    HORIZONTAL_POD_AUTOSCALERS,
+    HTTP_ROUTES,
     MODEL_DEPLOYMENTS,
     NODES,
-    OPTIONAL_CHILDREN,
     PODS,
 )
 from ferry.reconcile.autoscale import Sample
@@ -77,27 +77,28 @@ class Reconciler:
     )
     evaluations: dict[tuple[str, str], _Evaluated] = field(default_factory=dict)
 
-    def reconcile(self, namespace: str, name: str) -> float | None:
+    def reconcile(self, namespace: str, name: str, seen: CachedWorld) -> float | None:
         """Converge one ModelDeployment; returns when to come back for a time-based step.
+        `seen`: its children, pods and autoscalers from the watch caches.
 
         Raises ApiError only for transient failures.
         """
         try:
-            return self._converge(namespace, name)
+            return self._converge(namespace, name, seen)
         except ApiError as error:
             if not error.gone:
                 raise
             # The object or its namespace is being deleted: nothing is left to converge.
             return None
 
-    def _converge(self, namespace: str, name: str) -> float | None:
+    def _converge(self, namespace: str, name: str, seen: CachedWorld) -> float | None:
         body = self.kube.get(MODEL_DEPLOYMENTS, namespace, name)
         key = (namespace, name)
         if body is None or body["metadata"].get("deletionTimestamp"):
             self.baselines.pop(key, None)
             self.evaluations.pop(key, None)
             return None  # gone or going: garbage collection removes the children
-        world = self.read_world(namespace, name)
+        world = self._cached(body, seen)
         now = self.clock()
         last = self.evaluations.get(key)
         wanted = wants(
@@ -108,7 +109,7 @@ class Reconciler:
             interval_seconds=self.autoscale_interval_seconds,
             images=self.images,
         )
-        world = self._read_more(namespace, world, wanted)
+        world = self._read_more(world, wanted)
         counters = self._counters(key, wanted)
         scaling = _scaling(last, counters, now) if wanted.evaluate else None
         decide_now = functools.partial(
@@ -141,18 +142,34 @@ class Reconciler:
             delays.append(max(0.0, self.autoscale_interval_seconds - since))
         return min(delays) if delays else None
 
-    def _read_more(self, namespace: str, world: World, wanted: Wants) -> World:
-        """What `wants` asked for beyond the object's own children and pods."""
+    def _read_more(self, world: World, wanted: Wants) -> World:
+        """What `wants` asked for beyond the watch caches: GPU room during a rollout."""
         if wanted.capacity:
             world = dataclasses.replace(
                 world,
                 nodes=self.kube.list_objects(NODES),
                 node_pods=self.kube.list_objects(PODS, "", [("fieldSelector", _NOT_TERMINAL)]),
             )
-        if wanted.evaluate:
-            autoscalers = self.kube.list_objects(HORIZONTAL_POD_AUTOSCALERS, namespace)
-            world = dataclasses.replace(world, autoscalers=autoscalers)
         return world
+
+    def _cached(self, body: dict[str, Any], seen: CachedWorld) -> World:
+        """The world from the watch caches; the HTTPRoute (its API may not be installed, so
+        it is not watched) is read only when the object routes, or did (its Services)."""
+        metadata = body["metadata"]
+        namespace, name = metadata["namespace"], metadata["name"]
+        children = list(seen.children)
+        routed = ((body.get("spec") or {}).get("traffic") or {}).get("httpRoute") is not None
+        role_services = {role_service_name(name, role) for role in ("stable", "canary")}
+        if routed or any(c["metadata"]["name"] in role_services for c in children):
+            try:
+                route = self.kube.get(HTTP_ROUTES, namespace, name)
+            except ApiError as error:
+                if error.status != _GONE:
+                    raise
+                route = None  # the Gateway API is not installed: apply will say so
+            if route is not None:
+                children.append(route)
+        return World(children=children, pods=seen.pods, autoscalers=seen.autoscalers)
 
     def _remember(
         self,
@@ -171,17 +188,6 @@ class Reconciler:
                 del kept[stale]  # the running interval's start, and the one before
         if wanted.evaluate:
             self.evaluations[key] = _Evaluated(now, read, plan.scaling_memory)
-
-    def read_world(self, namespace: str, name: str) -> World:
-        selector = f"{labels.MODEL_DEPLOYMENT}={name},{labels.MANAGED_BY}={labels.MANAGED_BY_VALUE}"
-        children = []
-        for kind, resource in CHILDREN.items():
-            try:
-                children += self.kube.list_labelled(resource, namespace, selector)
-            except ApiError as error:
-                if not (error.status == _GONE and kind in OPTIONAL_CHILDREN):
-                    raise
-        return World(children=children, pods=self.kube.list_labelled(PODS, namespace, selector))
 
     def _counters(self, key: tuple[str, str], wanted: Wants) -> Counters | None:
         if not wanted.stats:

@@ -15,9 +15,6 @@ DEPLOYMENTS: Final = Resource("apps/v1", "Deployment", "deployments")
 NETWORK_POLICIES: Final = Resource("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies")
 POD_DISRUPTION_BUDGETS: Final = Resource("policy/v1", "PodDisruptionBudget", "poddisruptionbudgets")
 HTTP_ROUTES: Final = Resource("gateway.networking.k8s.io/v1", "HTTPRoute", "httproutes")
-HORIZONTAL_POD_AUTOSCALERS: Final = Resource(
-    "autoscaling/v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers"
-)
 
 # Everything a ModelDeployment owns, by kind.
 CHILDREN: Final = {
@@ -31,5 +28,3 @@ CHILDREN: Final = {
         HTTP_ROUTES,
     )
 }
-# Children whose API may not be installed (the Gateway API CRDs): absent means none.
-OPTIONAL_CHILDREN: Final = frozenset({HTTP_ROUTES.kind})

@@ -70,7 +70,7 @@ class World:
     # Only when `wants(...).capacity`: every node, and every pod bound to one.
     nodes: Sequence[dict[str, Any]] | None = None
     node_pods: Sequence[dict[str, Any]] | None = None
-    # Only when `wants(...).evaluate`: the namespace's HorizontalPodAutoscalers.
+    # The HorizontalPodAutoscalers that target this ModelDeployment (None: not known).
     autoscalers: Sequence[dict[str, Any]] | None = None
 
 
@@ -89,7 +89,7 @@ class Wants:
     baseline_key: BaselineKey | None = None  # the snapshot the running interval started from
     capacity: bool = False  # read nodes and the pods bound to them
     autoscaled: bool = False  # spec.autoscaling: evaluate every interval
-    evaluate: bool = False  # evaluate now: read the autoscalers too, and pass `Scaling`
+    evaluate: bool = False  # an autoscaling evaluation is due: pass `Scaling`
     readiness: tuple[StatsPod, ...] = ()  # running, not-ready pods: ask their agents why
 
 

@@ -1,0 +1,74 @@
+"""What the operator already watches, kept as plain objects: a reconcile reads its world here
+instead of listing six kinds from the API server every time.
+
+The watches (kopf indexes, filled from the same streams that wake reconciles up) hold every
+child and pod Ferry labels as its own, and the HorizontalPodAutoscalers that target a
+ModelDeployment. kopf calls no resource handler before every index has been listed once;
+`listed` is set by the first one, so nothing reads a half-filled cache. Snapshots are taken
+on the event loop (where the indexes change) and handed to the reconcile's thread.
+"""
+
+import asyncio
+import copy
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+Key = tuple[str, str]  # (namespace, ModelDeployment name)
+Indexes = Mapping[str, Mapping[Key, Iterable[dict[str, Any]]]]
+
+PODS_INDEX = "owned-pods"
+AUTOSCALERS_INDEX = "autoscalers"
+
+
+def child_index(plural: str) -> str:
+    return f"owned-{plural}"
+
+
+def plain(body: Mapping[str, Any], api_version: str, kind: str) -> dict[str, Any]:
+    """An indexed object as the reconcile wants it: a deep copy, kind and apiVersion set."""
+    obj = copy.deepcopy(dict(body))
+    obj.setdefault("apiVersion", api_version)
+    obj.setdefault("kind", kind)
+    return obj
+
+
+@dataclass(frozen=True)
+class CachedWorld:
+    children: list[dict[str, Any]]
+    pods: list[dict[str, Any]]
+    autoscalers: list[dict[str, Any]]
+
+
+class WorldCache:
+    def __init__(self, child_plurals: Iterable[str]) -> None:
+        self._child_indexes = [child_index(plural) for plural in child_plurals]
+        self._indexes: Indexes = {}
+        self._listed: asyncio.Event | None = None
+
+    def bind(self, indexes: Indexes) -> None:
+        """kopf's live indexes (the handlers' keyword arguments, by id)."""
+        self._indexes = indexes
+
+    @property
+    def listed(self) -> asyncio.Event:
+        if self._listed is None:
+            self._listed = asyncio.Event()
+        return self._listed
+
+    def snapshot(self, namespace: str, name: str) -> CachedWorld:
+        key = (namespace, name)
+        return CachedWorld(
+            children=[obj for index in self._child_indexes for obj in self._values(index, key)],
+            pods=self._values(PODS_INDEX, key),
+            autoscalers=self._values(AUTOSCALERS_INDEX, key),
+        )
+
+    def _values(self, index: str, key: Key) -> list[dict[str, Any]]:
+        found = self._indexes.get(index)
+        if found is None:
+            return []
+        try:
+            return list(found[key])
+        except KeyError:
+            return []
