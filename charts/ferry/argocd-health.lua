@@ -46,13 +46,13 @@ elseif status.rollout ~= nil and status.rollout.phase == "Paused" then
 elseif is("Reconciling", "True") then
   hs.status = "Progressing"
   hs.message = say("Reconciling")
+elseif conditions.Ready ~= nil and conditions.Ready.reason == "ScaledToZero" then
+  -- Converged on zero replicas (kubectl scale, KEDA): nothing serves until a scale-up.
+  hs.status = "Suspended"
+  hs.message = say("Ready")
 elseif is("Ready", "True") then
   hs.status = "Healthy"
   hs.message = conditions.Ready.message
-elseif is("Ready", "False") and conditions.Ready.reason == "ScaledToZero" then
-  -- Converged on zero replicas (kubectl scale, KEDA): waits for a scale-up.
-  hs.status = "Suspended"
-  hs.message = say("Ready")
 elseif conditions.Ready ~= nil then
   hs.status = "Progressing"
   hs.message = say("Ready")

@@ -140,7 +140,7 @@ def test_a_loading_first_revision_is_progressing() -> None:
 
 
 def test_scaled_to_zero_is_suspended() -> None:
-    zero = cond("Ready", "False", "ScaledToZero", "no replicas wanted: nothing serves")
+    zero = cond("Ready", "True", "ScaledToZero", "no replicas wanted: nothing serves")
     obj = written(zero, HEALTHY, cond("Reconciling", "False", "RolloutComplete"))
     assert argocd_health(obj) == Health(
         "Suspended", "ScaledToZero: no replicas wanted: nothing serves"

@@ -202,3 +202,12 @@ def test_a_model_filling_every_gpu_still_rolls_out() -> None:
     sim.free_slots = 0
     sim.run(V2, 5)
     assert sim.status.stable_revision == V2.revision
+
+
+def test_a_new_version_at_zero_replicas_has_nothing_to_try_and_becomes_stable() -> None:
+    sim = serving(Sim(total=2, rollout={"steps": STEPS}), "1.0.0")
+    sim.total = 0
+    sim.tick(V2)
+    assert sim.status.stable_revision == V2.revision
+    assert sim.status.rollout is None
+    assert sim.status.history[0].reason == "no replicas to try it on (0 wanted)"

@@ -141,12 +141,15 @@ def test_failed_rollout_keeps_the_stable_revision_serving() -> None:
     assert result["revision"] == new_rev
 
 
-def test_scaled_to_zero_is_not_ready_but_not_degraded() -> None:
+def test_scaled_to_zero_is_as_asked_so_gitops_tools_see_it_current() -> None:
     body = s.model_deployment(replicas=0)
     rev = revision(body)
     result = status(body, [s.deployment("resnet", rev, replicas=0, ready=0)], [])
-    assert condition(result, "Ready")["reason"] == "ScaledToZero"
+    ready = condition(result, "Ready")
+    assert (ready["status"], ready["reason"]) == ("True", "ScaledToZero")
     assert condition(result, "Degraded")["status"] == "False"
+    assert condition(result, "Reconciling")["status"] == "False"
+    assert condition(result, "Stalled")["status"] == "False"
 
 
 def test_transition_time_moves_only_when_the_status_flips() -> None:

@@ -215,7 +215,8 @@ def _ready(
     serving: RevisionFacts | None,
 ) -> c.Verdict:
     if total == 0:
-        return c.Verdict(c.READY, "False", "ScaledToZero", "no replicas wanted: nothing serves")
+        # As asked, like a Deployment at zero (Available): GitOps tools then see it Current.
+        return c.Verdict(c.READY, "True", "ScaledToZero", "no replicas wanted: nothing serves")
     needed = min_ready(total)
     counts = f"{ready}/{total} replicas answer"
     if ready >= needed:

@@ -52,10 +52,11 @@ def _first_revision(inp: RolloutInput, now: datetime) -> RolloutDecision:
     target, total = inp.target, inp.total
     facts = inp.revisions.get(target.revision, RevisionFacts())
     replicas = {target.revision: total}
-    if total > 0 and facts.ready >= total:
+    if facts.ready >= total:  # at zero replicas there is nothing to wait for
+        why = "every replica answers" if total else "no replicas wanted"
         history = h.record(
             inp.previous.history,
-            _entry(target, "Promoted", "first revision: every replica answers", now),
+            _entry(target, "Promoted", f"first revision: {why}", now),
             inp.history_limit,
         )
         return RolloutDecision(target.revision, target.version, replicas, history)
@@ -101,18 +102,30 @@ class _Trial:
         r = self._current()
         if r.phase not in ACTIVE:
             return self._held(r)
-        actions = self.inp.actions
-        if actions.abort_attempt == r.attempt:
-            return self._end(r, "Aborted", Failure("RolloutAborted", "aborted by the user"))
-        if self.canary_facts.failure is not None:
-            return self._end(r, "RolledBack", self.canary_facts.failure)
+        if self.inp.total == 0:  # nothing to try it on, as a Deployment at zero rolls at once
+            return self._promote("no replicas to try it on (0 wanted)")
+        ending = self._stopped(r)
+        if ending is not None:
+            return self._end(r, *ending)
         r, failure = self._analyse(r)
         if failure is not None:
             return self._end(r, "RolledBack", failure)
         stepped = self._step(r)
         if stepped is None:
-            return self._promote()
+            fast = is_fast(self.inp)
+            return self._promote(
+                "rolled back to a known-good revision" if fast
+                else f"every step passed ({len(self.steps)})"
+            )  # fmt: skip
         return self._progress(stepped)
+
+    def _stopped(self, r: RolloutStatus) -> tuple[str, Failure] | None:
+        """Aborted by the user, or a canary that cannot serve: roll back at once."""
+        if self.inp.actions.abort_attempt == r.attempt:
+            return "Aborted", Failure("RolloutAborted", "aborted by the user")
+        if self.canary_facts.failure is not None:
+            return "RolledBack", self.canary_facts.failure
+        return None
 
     def _current(self) -> RolloutStatus:
         """The rollout of the target: recorded, retried, or new."""
@@ -222,12 +235,7 @@ class _Trial:
 
     # -- endings and the steady progress -------------------------------------------------------
 
-    def _promote(self) -> RolloutDecision:
-        fast = is_fast(self.inp)
-        reason = (
-            "rolled back to a known-good revision" if fast
-            else f"every step passed ({len(self.steps)})"
-        )  # fmt: skip
+    def _promote(self, reason: str) -> RolloutDecision:
         self.history = h.record(
             self.history, _entry(self.target, "Promoted", reason, self.now), self.inp.history_limit
         )
@@ -326,7 +334,7 @@ class _Trial:
 
     def _deadline(self, r: RolloutStatus) -> Failure | None:
         """Past the deadline without progress (pauses do not count)."""
-        if r.phase == "Paused" or self.inp.total == 0:
+        if r.phase == "Paused":
             return None
         since = r.progress_at
         pause = self.steps[r.step - 1].pause
