@@ -10,6 +10,7 @@ from . import base, pause, wheels
 from .buildah import Buildah
 from .catalog import OPERATOR, REPO, SERVING, CachedImage, cached_base, cluster_images
 from .commands import require
+from .lock import locked
 from .progress import step
 from .seed import update_seed
 
@@ -59,18 +60,26 @@ def _prune(directory: Path, keep: list[CachedImage]) -> None:
 def build_images(cache: Path) -> list[CachedImage]:
     """Build what is stale, update the seed; return the images clusters run."""
     require("buildah", "skopeo", "debootstrap", "gcc", "containerd", "ctr", "tar", "cp")
+    with locked(cache, shared=False):
+        return _build(cache)
+
+
+def _build(cache: Path) -> list[CachedImage]:
     buildah = Buildah(cache / "buildah")
     images = cache / "images"
     logs = images / "logs"
+    # Scratch space outside images/, which _prune empties: an interrupted debootstrap
+    # leaves mounts in its rootfs that only base.build knows to undo.
+    work = cache / "work"
     base_image = cached_base(cache)
     _ensure(
         base_image,
         "about 1 minute",
-        lambda path: base.build(buildah, path, images / "work-base", logs / "base.log"),
+        lambda path: base.build(buildah, path, work / "base", logs / "base.log"),
     )
     wanted = {image.key: image for image in cluster_images(cache)}
     previous = _previous(wanted["pause"])
-    build_pause = functools.partial(pause.build, buildah, images / "work-pause", previous=previous)
+    build_pause = functools.partial(pause.build, buildah, work / "pause", previous=previous)
     _ensure(wanted["pause"], None, build_pause)
     for recipe in (OPERATOR, SERVING):
         image = wanted[recipe.key]

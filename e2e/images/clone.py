@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 from .commands import ImagesError, run
+from .lock import locked
 
 CONTENT_BLOBS = "io.containerd.content.v1.content/blobs"
 SNAPSHOT_TREES = "io.containerd.snapshotter.v1.overlayfs/snapshots/*/fs"
@@ -36,13 +37,14 @@ def clone_seed(seed: Path, dest: Path) -> Path:
             f"{dest} is on another filesystem than the seed {seed}: the clone hard-links the "
             "seed's layers; put the cluster's run directory and FERRY_CACHE on one filesystem"
         )
-    linked = set(_immutable(seed))
+    with locked(seed.parent, shared=True):  # not while `make images` updates the seed
+        linked = set(_immutable(seed))
 
-    def skip_linked(directory: str, names: list[str]) -> set[str]:
-        return {name for name in names if Path(directory, name) in linked}
+        def skip_linked(directory: str, names: list[str]) -> set[str]:
+            return {name for name in names if Path(directory, name) in linked}
 
-    shutil.copytree(seed, dest, symlinks=True, ignore=skip_linked)
-    for tree in linked:
-        # cp -a keeps owners, modes and xattrs (overlay's opaque-directory marks) of the trees.
-        run(["cp", "-a", "--link", str(tree), str(dest / tree.relative_to(seed))])
+        shutil.copytree(seed, dest, symlinks=True, ignore=skip_linked)
+        for tree in linked:
+            # cp -a keeps owners, modes and xattrs (overlay's opaque-directory marks).
+            run(["cp", "-a", "--link", str(tree), str(dest / tree.relative_to(seed))])
     return dest

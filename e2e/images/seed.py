@@ -14,6 +14,7 @@ from .catalog import CachedImage, cluster_images
 from .commands import ImagesError
 from .containerd import Containerd, containerd
 from .layout import referenced_blobs
+from .lock import locked
 from .progress import step
 
 SEED = "containerd-seed"
@@ -95,10 +96,12 @@ def seed_root(cache: Path) -> Path:
     images' inputs (the Dockerfiles, Ferry's code, the build recipes).
     """
     root = cache / SEED
-    if not root.is_dir():
-        raise ImagesError(f"no containerd seed at {root}: run `make images` first")
-    imported = _recorded(cache)
-    stale = [image.ref for image in cluster_images(cache) if imported.get(image.ref) != image.stamp]
+    with locked(cache, shared=True):  # a running `make images` finishes first
+        if not root.is_dir():
+            raise ImagesError(f"no containerd seed at {root}: run `make images` first")
+        imported = _recorded(cache)
+    current = cluster_images(cache)
+    stale = [image.ref for image in current if imported.get(image.ref) != image.stamp]
     if stale:
         raise ImagesError(
             f"the containerd seed {root} is stale for {', '.join(stale)} "
