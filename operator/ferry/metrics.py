@@ -2,7 +2,7 @@
 
 from typing import Final
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 RECONCILES: Final = Counter(
     "ferry_reconciles_total",
@@ -23,4 +23,8 @@ API_ERRORS: Final = Counter(
     "ferry_api_errors_total",
     "Requests the API server refused or that failed in transit, by verb and resource.",
     ["verb", "resource"],
+)
+LEADER: Final = Gauge(
+    "ferry_leader",
+    "1 while this replica runs the operator (holds the lease, or runs alone), else 0.",
 )

@@ -31,6 +31,9 @@ class FerrySettings(BaseModel):
     # The serving image of a ModelDeployment without spec.runtime.image, by resources.gpu.
     serving_image_cpu: Annotated[str, Field(min_length=1)] = DEFAULT_IMAGES.cpu
     serving_image_gpu: Annotated[str, Field(min_length=1)] = DEFAULT_IMAGES.gpu
+    # Two or more replicas: only the holder of this Lease (in `namespace`) runs.
+    leader_election: bool = False
+    lease_name: Annotated[str, Field(min_length=1)] = "ferry-operator"
     health_port: Annotated[int, Field(gt=0, lt=65536)] = 8080
     metrics_port: Annotated[int, Field(gt=0, lt=65536)] = 9090
     # Where the operator's own pods run and how they are labelled: model pods admit only
