@@ -117,4 +117,4 @@ def test_only_the_leader_writes_and_a_killed_leader_hands_over_mid_rollout(
     assert steps[0] >= 1
     history = models.get("steady")["status"]["history"]
     assert [e["outcome"] for e in history] == ["Promoted", "Promoted"]
-    print(f"handover after SIGKILL of the leader: {handover:.1f}s")  # noqa: T201
+    print(f"handover after SIGKILL of the leader: {handover:.1f}s")
