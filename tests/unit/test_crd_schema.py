@@ -1,6 +1,7 @@
 """The CRD and the operator's typed models agree (unit world: pure, reads crds/ and charts/)."""
 
 import copy
+import re
 import typing
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from ferry.api.parse import parse_model_deployment
 from ferry.api.spec import ModelDeploymentSpec
 from ferry.api.status import Condition, ModelDeploymentStatus
 from ferry.cli.manifest import model_deployment as packaged
+from ferry.rollout import actions
 from tests.unit.md_samples import model_deployment
 
 pytestmark = pytest.mark.unit
@@ -169,3 +171,9 @@ def test_the_manifest_ferry_package_writes_uses_only_declared_fields() -> None:
     md = parse_model_deployment(manifest | {"metadata": {"name": "tiny", "namespace": "ml",
                                                          "uid": "u"}})  # fmt: skip
     assert (md.spec.runtime.workers, md.image) == (2, "ghcr.io/ferry/torchserve:0.12.0-cpu")
+
+
+def test_the_rollout_actions_policy_allows_exactly_the_annotations_the_operator_reads() -> None:
+    policy = (ROOT / "charts/ferry/templates/rollout-actions.yaml").read_text()
+    listed = set(re.findall(r"'(serving\.ferry\.dev/[a-z-]+)'", policy))
+    assert listed == set(actions.ALL)
