@@ -21,7 +21,7 @@ START_SECONDS = 15
 STOP_SECONDS = 30
 
 
-def config(root: Path, work: Path) -> str:
+def _config(root: Path, work: Path) -> str:
     # The CRI plugin stays off: nothing here talks CRI, and it would write its own state
     # into the root. The real node's containerd (e2e/localcluster) has its own config.
     return f"""\
@@ -78,7 +78,7 @@ def containerd(root: Path) -> Iterator[Containerd]:
         raise ImagesError("containerd is not installed: apt-get install -y containerd runc")
     work = Path(tempfile.mkdtemp(prefix="ferry-containerd-"))
     try:
-        (work / "config.toml").write_text(config(root, work))
+        (work / "config.toml").write_text(_config(root, work))
         log = work / "containerd.log"
         with log.open("wb") as out:
             process = subprocess.Popen(
