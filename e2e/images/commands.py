@@ -1,6 +1,7 @@
 """Running the build tools: prerequisites checked up front, failures that name the fix."""
 
 import os
+import shlex
 import shutil
 import subprocess
 from collections.abc import Callable, Sequence
@@ -42,7 +43,7 @@ def require(*tools: str) -> None:
 def _failure(cmd: Sequence[str], code: int, output: str, log: Path | None) -> ImagesError:
     tail = "\n".join(output.strip().splitlines()[-20:])
     where = f"\nfull log: {log}" if log else ""
-    return ImagesError(f"`{' '.join(cmd[:3])} ...` failed (exit {code}):\n{tail}{where}")
+    return ImagesError(f"`{shlex.join(cmd)}` failed (exit {code}):\n{tail}{where}")
 
 
 def run(
