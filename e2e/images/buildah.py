@@ -12,6 +12,8 @@ from pathlib import Path
 from .commands import run, run_logged
 from .layout import BLOBS, prune_unreferenced
 
+DRIVER = "overlay"
+
 
 class Buildah:
     def __init__(self, home: Path) -> None:
@@ -33,7 +35,7 @@ class Buildah:
             "--runroot",
             str(self.home / "run"),
             "--storage-driver",
-            "overlay",
+            DRIVER,
             *args,
         ]
 
@@ -95,14 +97,14 @@ class Buildah:
         layout of the image) are hard-linked in first, so that only changed layers are
         written; those the image no longer uses are dropped after.
 
-        skopeo, not `buildah push`: buildah 1.28 gzips layers into OCI layouts even with
-        --disable-compression (a 4 GB layer takes 40 s of both cores here), and
+        skopeo, not `buildah push`: buildah 1.28 still gzips the layers it pushes to
+        oci-archive: with --disable-compression (a 4 GB layer takes 40 s of both cores here);
         skopeo's --dest-oci-accept-uncompressed-layers keeps them as they are stored.
         """
         layout.mkdir(parents=True)
         if previous is not None:
             run(["cp", "-a", "--link", str(previous / BLOBS.parts[0]), str(layout)])
-        storage = f"containers-storage:[overlay@{self.home / 'root'}+{self.home / 'run'}]"
+        storage = f"containers-storage:[{DRIVER}@{self.home / 'root'}+{self.home / 'run'}]"
         run(
             [
                 "skopeo",

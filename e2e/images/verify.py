@@ -41,6 +41,7 @@ from .seed import seed_root
 MODEL = "tiny"
 ROWS = [[0.1 * (i + j) for j in range(16)] for i in range(3)]
 POD_UID = 1000  # the serving image's user (docs/pod-contract.md)
+PAUSE_UID = 65535
 READY_SECONDS = 120
 READ_ONLY = ("--read-only",)  # as the pods run (readOnlyRootFilesystem)
 
@@ -69,10 +70,13 @@ def check_images(daemon: Containerd) -> None:
         script = "id -u; touch /probe 2>/dev/null && echo writable || echo read-only"
         out = _container(daemon, SERVING_IMAGE, "user", "sh", "-c", script, options=READ_ONLY)
         _check(out.split() == [str(POD_UID), "read-only"], f"user and root of a pod: {out}")
-    with step("operator image: Ferry and kopf import, torch is absent"):
-        script = "import ferry.handlers, importlib.util as u; print(u.find_spec('torch') is None)"
+    with step("operator image: Ferry and kopf import, torch is absent, uid 65532"):
+        script = (
+            "import os, ferry.handlers, importlib.util as u;"
+            "print(u.find_spec('torch') is None, os.getuid())"
+        )
         out = _container(daemon, OPERATOR_IMAGE, "operator", "python", "-c", script)
-        _check(out == "True", f"{OPERATOR_IMAGE} imports torch or fails: {out}")
+        _check(out == "True 65532", f"{OPERATOR_IMAGE}: torch absent and uid 65532? {out}")
 
 
 @contextlib.contextmanager
@@ -86,12 +90,22 @@ def _detached(daemon: Containerd, image: str, name: str, *options: str) -> Itera
         daemon.ctr("containers", "delete", name)
 
 
-def _task_status(daemon: Containerd, name: str) -> str:
+def _task(daemon: Containerd, name: str) -> tuple[int, str]:
+    """(host pid, status) of a container's task; status ABSENT when it has none."""
     for line in daemon.ctr("tasks", "list").splitlines()[1:]:
-        fields = line.split()
-        if fields[0] == name:
-            return fields[-1]
-    return "ABSENT"
+        task, pid, status = line.split()
+        if task == name:
+            return int(pid), status
+    return 0, "ABSENT"
+
+
+def _task_status(daemon: Containerd, name: str) -> str:
+    return _task(daemon, name)[1]
+
+
+def _uid(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1])
 
 
 def _stops_on_sigterm(daemon: Containerd, name: str, seconds: float) -> bool:
@@ -106,12 +120,14 @@ def _stops_on_sigterm(daemon: Containerd, name: str, seconds: float) -> bool:
 
 def check_two_clones(first: Containerd, second: Containerd) -> None:
     with (
-        step("pause image: running in both clones at once, stopping on SIGTERM"),
+        step("pause image: running as 65535 in both clones at once, stopping on SIGTERM"),
         _detached(first, PAUSE_IMAGE, "pause-a"),
         _detached(second, PAUSE_IMAGE, "pause-b"),
     ):
         for daemon, name in ((first, "pause-a"), (second, "pause-b")):
-            _check(_task_status(daemon, name) == "RUNNING", f"{name} is not running")
+            pid, status = _task(daemon, name)
+            _check(status == "RUNNING", f"{name} is not running")
+            _check(_uid(pid) == PAUSE_UID, f"{name} runs as uid {_uid(pid)}")
         for daemon, name in ((first, "pause-a"), (second, "pause-b")):
             _check(_stops_on_sigterm(daemon, name, 5), f"{name} ignored SIGTERM")
 
