@@ -76,6 +76,33 @@ class LocalCluster(ClusterAccess):
     def components(self) -> list[Component]:
         return RunState.load(self.run_dir).components
 
+    def stop_component(self, name: str) -> None:
+        """Stop one component (an outage: `kube-apiserver`, `kwok`, ...); the rest keep
+        running, and `start_component` brings it back. `up` would restart everything."""
+        with self._locked():
+            processes.stop(self._component(name))
+
+    def start_component(self, name: str, timeout: float = 60) -> None:
+        """Start a stopped component again with its recorded command line: same flags,
+        ports, certificates and data. Waits for `/readyz` when it is the apiserver."""
+        with self._locked():
+            state = RunState.load(self.run_dir)
+            old = self._component(name)
+            if old.alive():
+                raise ClusterError(f"{name} is running (pid {old.pid}): stop it first")
+            new = processes.restart(old)
+            state.components = [new if c.name == name else c for c in state.components]
+            state.save(self.run_dir)
+        if name == "kube-apiserver":
+            self._wait_alive_until([new], "kube-apiserver /readyz", self._apiserver_ready, timeout)
+
+    def _component(self, name: str) -> Component:
+        found = [c for c in self.components() if c.name == name]
+        if not found:
+            known = ", ".join(c.name for c in self.components()) or "none: not running"
+            raise ClusterError(f"no component {name!r} in {self.run_dir} (components: {known})")
+        return found[0]
+
     def ports(self) -> dict[str, int]:
         return RunState.load(self.run_dir).ports
 

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -84,6 +84,9 @@ class Component:
     pid: int
     started_at: int  # kernel start time: tells our process from a later one reusing the pid
     log: str
+    # How it was started, so `restart` brings it back with the same flags, ports and data.
+    argv: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
 
     def alive(self) -> bool:
         stat = _stat(self.pid)
@@ -112,7 +115,17 @@ def start(
     stat = _stat(proc.pid)
     if stat is None:
         raise ClusterError(f"{name} exited at once; see {log}")
-    return Component(name=name, pid=proc.pid, started_at=stat[1], log=str(log))
+    return Component(name, proc.pid, stat[1], str(log), tuple(argv), dict(env or {}))
+
+
+def restart(component: Component) -> Component:
+    """Start a stopped component again exactly as it was started (its log continues)."""
+    if not component.argv:
+        raise ClusterError(
+            f"{component.name} was recorded without its command line: restart the cluster"
+        )
+    log = Path(component.log)
+    return start(component.name, list(component.argv), log.parent, component.env)
 
 
 def stop(component: Component, grace: float = 10.0) -> None:

@@ -22,7 +22,9 @@ class RunState:
         if not path.exists():
             return cls()
         raw = json.loads(path.read_text())
-        components = [Component(**c) for c in raw["components"]]
+        components = [
+            Component(**{**c, "argv": tuple(c.get("argv", ()))}) for c in raw["components"]
+        ]
         return cls(components, raw["ports"], raw.get("slot"))
 
     def save(self, run_dir: Path) -> None:
