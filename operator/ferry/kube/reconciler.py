@@ -16,6 +16,7 @@ from ferry.health.stats import PodStats
 from ferry.kube.api import ApiError, KubeApi
 from ferry.kube.cache import CachedWorld
 from ferry.kube.events import event_object
+from ferry.kube.patch import merge_patch
 from ferry.kube.resources import (
     CHILDREN,
     DEPLOYMENTS,
@@ -126,7 +127,8 @@ class Reconciler:
             self.kube.scale(DEPLOYMENTS, namespace, scale.name, scale.replicas)
             logger.info("%s/%s: scaled %s to %d", namespace, name, scale.name, scale.replicas)
         if plan.status is not None:
-            self.kube.patch_status(MODEL_DEPLOYMENTS, namespace, name, plan.status)
+            patch = merge_patch(body.get("status") or {}, plan.status)
+            self.kube.patch_status(MODEL_DEPLOYMENTS, namespace, name, patch)
             logger.info("%s/%s: status written (revision %s)", namespace, name, plan.revision)
         for event in plan.events:
             self._post(namespace, event_object(body, event, now, self.instance))
