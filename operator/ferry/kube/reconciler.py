@@ -209,7 +209,9 @@ class Reconciler:
                 self._apply_one(child, observed.get((kind, name)))
                 logger.info("%s: applied %s %s", namespace, kind, name)
             except ApiError as error:
-                if error.transient or error.gone:
+                # A 404 here is a kind this cluster does not serve (the Gateway API is not
+                # installed): a refusal to report, not the object going away.
+                if error.transient or (error.gone and error.status != _GONE):
                     raise
                 logger.warning("%s: %s %s refused: %s", namespace, kind, name, error)
                 rejected.append(f"{kind} {name}: {error.message}")
