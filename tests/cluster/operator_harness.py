@@ -12,7 +12,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +40,27 @@ class RunningOperator:
     namespace: str  # where the chart is installed
     service_account: str
     process: OperatorProcess
+    # Starts another operator process with the same account and settings, logging there.
+    launch: Callable[[Path], OperatorProcess] | None = None
+    earlier_logs: list[Path] = field(default_factory=list)
 
     @property
     def log(self) -> Path:
         return self.process.log
+
+    def kill(self) -> None:
+        """SIGKILL, as when the operator is OOM-killed or its node dies."""
+        self.process.process.kill()
+        self.process.process.wait()
+
+    def start_again(self) -> None:
+        """A new operator process, as Kubernetes restarts the pod (it has no memory of the
+        previous one: everything it resumes from is in the API server)."""
+        assert self.launch is not None, "this operator cannot be started again"
+        assert self.process.process.poll() is not None, "the previous process still runs"
+        self.earlier_logs.append(self.log)
+        runs = len(self.earlier_logs) + 1
+        self.process = self.launch(self.log.with_name(f"{self.log.stem}-{runs}.log"))
 
     def metric_total(self, name: str) -> float:
         """Sum of every series of one counter on the operator's /metrics."""
@@ -68,7 +85,10 @@ class RunningOperator:
         """Log lines where RBAC denied the operator a request (not, say, a namespace that
         refuses new objects while it terminates)."""
         denied = re.compile(r'forbidden: User "system:serviceaccount:[^"]+" cannot')
-        return [line for line in self.log.read_text().splitlines() if denied.search(line)]
+        lines = (
+            line for log in (*self.earlier_logs, self.log) for line in log.read_text().splitlines()
+        )
+        return [line for line in lines if denied.search(line)]
 
 
 @contextlib.contextmanager
@@ -87,18 +107,25 @@ def operator_running(
         )
         objects = render_chart(release, namespace)
         install_access(cluster, objects)
-        process = start_operator(
-            service_account_kubeconfig(namespace, release),
-            namespace,
-            release,
-            work_dir / f"operator-{suffix}.log",
-            RESYNC_SECONDS=str(resync_seconds),
-            RETRY_BACKOFF_SECONDS="1",
+        kubeconfig = service_account_kubeconfig(namespace, release)
+
+        def launch(log: Path) -> OperatorProcess:
+            return start_operator(
+                kubeconfig,
+                namespace,
+                release,
+                log,
+                RESYNC_SECONDS=str(resync_seconds),
+                RETRY_BACKOFF_SECONDS="1",
+            )
+
+        running = RunningOperator(
+            namespace, release, launch(work_dir / f"operator-{suffix}.log"), launch
         )
         try:
-            yield RunningOperator(namespace, release, process)
+            yield running
         finally:
-            process.stop()
+            running.process.stop()
             core.delete_namespace(namespace)
             cluster_wide = [  # RBAC and the rollout-actions admission policy (not the CRD)
                 f"{o['kind'].lower()}/{o['metadata']['name']}"
