@@ -147,6 +147,7 @@ class ModelDeployments:
         self.core = client.CoreV1Api(self._api)
         self.networking = client.NetworkingV1Api(self._api)
         self.policy = client.PolicyV1Api(self._api)
+        self.discovery = client.DiscoveryV1Api(self._api)
 
     def apply(self, manifest: str | Path) -> None:
         text = manifest.read_text() if isinstance(manifest, Path) else manifest
