@@ -63,7 +63,9 @@ def test_an_operator_killed_mid_step_resumes_at_that_step(
         before = r.wait_status(
             models,
             NAME,
-            lambda s: (s.get("rollout") or {}).get("weightReachedAt") and s["canaryWeight"] == 25,
+            lambda s: (
+                bool((s.get("rollout") or {}).get("weightReachedAt")) and s["canaryWeight"] == 25
+            ),
             "step 1 reached, its pause running",
         )
         canary = before["canaryRevision"]

@@ -31,9 +31,8 @@ STEPS = [r.timed(25, 5), r.timed(50, 5)]
 def serve(models: ModelDeployments, **settings: Any) -> str:
     """Version 1.0.0 serving on 4 replicas; returns its revision."""
     models.apply(r.manifest(NAME, "1.0.0", **settings))
-    return r.wait_status(models, NAME, lambda s: bool(s.get("stableRevision")), "1.0.0 stable")[
-        "stableRevision"
-    ]
+    done = r.wait_status(models, NAME, lambda s: bool(s.get("stableRevision")), "1.0.0 stable")
+    return str(done["stableRevision"])
 
 
 def rolled_back(seen: dict[str, Any]) -> bool:

@@ -34,17 +34,26 @@ HOLD = 15  # seconds an indefinite pause is watched holding (longer than the 10 
 def start(models: ModelDeployments, steps: list[dict[str, object]]) -> str:
     """Version 1.0.0 serving on 4 replicas; returns its revision."""
     models.apply(r.manifest(NAME, "1.0.0", steps=steps))
-    return r.wait_status(models, NAME, lambda s: bool(s.get("stableRevision")), "1.0.0 stable")[
-        "stableRevision"
-    ]
+    done = r.wait_status(models, NAME, lambda s: bool(s.get("stableRevision")), "1.0.0 stable")
+    return str(done["stableRevision"])
 
 
 def roll_out(models: ModelDeployments, steps: list[dict[str, object]], version: str) -> str:
     """Apply `version` (as a GitOps commit would); returns the canary revision."""
     models.apply(r.manifest(NAME, version, steps=steps))
-    return r.wait_status(
+    seen = r.wait_status(
         models, NAME, lambda s: s.get("canaryVersion") == version, f"{version} canary"
-    )["canaryRevision"]
+    )
+    return str(seen["canaryRevision"])
+
+
+def paused_at(models: ModelDeployments, step: int, weight: int) -> dict[str, Any]:
+    return r.wait_status(
+        models,
+        NAME,
+        lambda s: r.at_step(step, "Paused")(s) and s["canaryWeight"] == weight,
+        f"paused at step {step} with {weight}% of the ready pods on the canary",
+    )
 
 
 def test_timed_steps_advance_in_order_with_the_right_replica_counts(
@@ -109,12 +118,7 @@ def test_an_indefinite_pause_holds_until_promoted_and_a_stale_promote_skips_noth
     steps = [r.until_promoted(25), r.until_promoted(50)]
     stable = start(models, steps)
     canary = roll_out(models, steps, "1.1.0")
-    r.wait_status(
-        models,
-        NAME,
-        lambda s: r.at_step(1, "Paused")(s) and s["canaryWeight"] == 25,
-        "paused at step 1, with 1 of 4 ready pods on the canary",
-    )
+    paused_at(models, 1, 25)
     writes = ferry_operator.writes()
 
     stays(
@@ -133,7 +137,7 @@ def test_an_indefinite_pause_holds_until_promoted_and_a_stale_promote_skips_noth
     assert "paused" in r.status(models, NAME)["rollout"]["message"]
 
     r.annotate(models, NAME, r.PROMOTE, f"{canary}/1")
-    r.wait_status(models, NAME, r.at_step(2, "Paused"), "paused at step 2")
+    paused_at(models, 2, 50)
     # The annotation still says `<revision>/1`: it names a step already left, so it is stale
     # and must not promote step 2 as well.
     stays(
@@ -184,15 +188,6 @@ def test_promote_full_skips_the_remaining_steps(
         "Serving", "RolloutStarted", "StepReached", "RolloutPaused", "RolloutPromotedFull",
         "Promoted",
     ]  # fmt: skip
-
-
-def paused_at(models: ModelDeployments, step: int, weight: int) -> dict[str, Any]:
-    return r.wait_status(
-        models,
-        NAME,
-        lambda s: r.at_step(step, "Paused")(s) and s["canaryWeight"] == weight,
-        f"paused at step {step} with {weight}% of the ready pods on the canary",
-    )
 
 
 def test_abort_returns_to_stable_and_retry_starts_again_from_step_1(
