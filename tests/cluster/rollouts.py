@@ -146,6 +146,21 @@ def replicas_by_revision(models: ModelDeployments, name: str) -> dict[str, int]:
     return {d.metadata.labels[REVISION]: d.spec.replicas for d in models.deployments(name)}
 
 
+def no_namespace_terminating(models: ModelDeployments) -> None:
+    """Wait until earlier tests' namespaces are gone: while one terminates, the operator
+    still reacts to its children going (and its writes are counted with this test's)."""
+    eventually(
+        lambda: [
+            n.metadata.name
+            for n in models.core.list_namespace().items
+            if n.status.phase == "Terminating"
+        ],
+        lambda terminating: terminating == [],
+        60,
+        "earlier tests' namespaces deleted",
+    )
+
+
 def condition(seen: dict[str, Any], kind: str) -> dict[str, Any]:
     return next((c for c in seen.get("conditions") or () if c["type"] == kind), {})
 

@@ -26,6 +26,7 @@ pytestmark = pytest.mark.cluster
 
 NAME = "bert"
 STEPS = [r.timed(25, 5), r.timed(50, 5)]
+QUIET = 12  # seconds a settled model is watched for writes: longer than the 10 s resync
 
 
 def serve(models: ModelDeployments, **settings: Any) -> str:
@@ -121,6 +122,17 @@ def test_analysis_without_figures_holds_then_rolls_back_at_the_deadline(
         )
         canary = holding["canaryRevision"]
         done = r.wait_status(models, NAME, rolled_back, "rolled back at the deadline", timeout=60)
+        models.wait_condition(NAME, "Ready", "True", timeout=20)
+        # Held: nothing changes any more, so nothing is written (past a 10 s resync).
+        r.no_namespace_terminating(models)
+        writes = ferry_operator.wait_quiet(quiet_seconds=2, timeout=30)
+        stays(
+            lambda: r.replicas_by_revision(models, NAME),
+            lambda replicas: replicas == {stable: 2, canary: 0},
+            QUIET,
+            "the rolled-back revision at zero",
+        )
+        writes_while_held = ferry_operator.writes() - writes
         seen.settle()
 
     message = holding["rollout"]["message"]
@@ -139,6 +151,10 @@ def test_analysis_without_figures_holds_then_rolls_back_at_the_deadline(
     assert done["history"][0]["outcome"] == "RolledBack"
     assert r.replicas_by_revision(models, NAME) == {stable: 2, canary: 0}
     assert [w.reason for w in r.warnings(models, NAME)] == ["RolledBack"]
+    assert writes_while_held == 0, (
+        f"the operator made {writes_while_held} writes in {QUIET} s to a rolled-back model "
+        f"where nothing changed (log: {ferry_operator.log})"
+    )
 
 
 def test_the_version_set_back_mid_canary_drops_the_canary_at_once(

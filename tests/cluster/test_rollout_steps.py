@@ -119,7 +119,8 @@ def test_an_indefinite_pause_holds_until_promoted_and_a_stale_promote_skips_noth
     stable = start(models, steps)
     canary = roll_out(models, steps, "1.1.0")
     paused_at(models, 1, 25)
-    writes = ferry_operator.writes()
+    r.no_namespace_terminating(models)
+    writes = ferry_operator.wait_quiet(quiet_seconds=2, timeout=30)
 
     stays(
         lambda: (r.status(models, NAME), r.replicas_by_revision(models, NAME)),
