@@ -9,6 +9,7 @@ one that lasted milliseconds: a replica count a poll would miss is still in its 
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import yaml
@@ -159,6 +160,11 @@ def no_namespace_terminating(models: ModelDeployments) -> None:
         60,
         "earlier tests' namespaces deleted",
     )
+
+
+def moment(stamp: str) -> datetime:
+    """A status timestamp (RFC 3339, `Z`)."""
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
 def condition(seen: dict[str, Any], kind: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ nothing but what the API server holds.
 
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +41,6 @@ def restartable_operator(
     with harness.operator_running(cluster, service_account_kubeconfig, tmp_path) as running:
         yield running
         assert running.refusals() == [], f"the chart's RBAC refused the operator: {running.log}"
-
-
-def moment(stamp: str) -> datetime:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
 def per_revision(items: list[Any]) -> Counter[str]:
@@ -100,7 +96,7 @@ def test_an_operator_killed_mid_step_resumes_at_that_step(
     first, second = before["rollout"], at_2["rollout"]
     # The same rollout, resumed: same attempt and start, step 1 left only after its pause.
     assert (second["attempt"], second["startedAt"]) == (first["attempt"], first["startedAt"])
-    left_step_1 = moment(second["stepStartedAt"]) - moment(first["weightReachedAt"])
+    left_step_1 = r.moment(second["stepStartedAt"]) - r.moment(first["weightReachedAt"])
     assert left_step_1 >= timedelta(seconds=PAUSE), f"step 1's pause ended early: {left_step_1}"
     steps = [step for (step,) in seen.rollout_states("step") if step is not None]
     assert steps == [1, 2, 3], f"the rollout went back or jumped: {steps}"

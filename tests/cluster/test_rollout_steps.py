@@ -12,6 +12,7 @@ annotations on the ModelDeployment (docs/operator.md, "User actions").
 import itertools
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -95,6 +96,14 @@ def test_timed_steps_advance_in_order_with_the_right_replica_counts(
     assert [s for s, *_ in at_steps if s is not None] == sorted(
         s for s, *_ in at_steps if s is not None
     ), f"a step went backwards: {at_steps}"
+
+    # Each pause lasted at least its duration, by the operator's own timestamps: a step is
+    # left (the next one starts) 5 s or more after its weight was reached.
+    reached_at = dict(seen.rollout_states("step", "weightReachedAt"))
+    started_at = dict(seen.rollout_states("step", "stepStartedAt"))
+    for step in (1, 2):
+        paused = r.moment(started_at[step + 1]) - r.moment(reached_at[step])
+        assert paused >= timedelta(seconds=5), f"step {step}'s pause ended early: {paused}"
 
     # Promoted: the old revision is kept at zero replicas for a rollback.
     assert (done["modelVersion"], done["canaryWeight"], done.get("rollout")) == ("1.1.0", 0, None)
