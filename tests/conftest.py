@@ -80,6 +80,15 @@ def restricted_namespace(
     yield from _namespace(core_api, request, RESTRICTED_LABELS)
 
 
+@pytest.fixture(scope="module")
+def module_restricted_namespace(
+    core_api: client.CoreV1Api, request: pytest.FixtureRequest
+) -> Iterator[str]:
+    """A restricted namespace shared by the tests of one module (where what they look at,
+    real model pods say, takes long to start), deleted after the module."""
+    yield from _namespace(core_api, request, RESTRICTED_LABELS)
+
+
 @pytest.fixture(scope="session")
 def service_account_kubeconfig(
     cluster: ClusterAccess, tmp_path_factory: pytest.TempPathFactory

@@ -97,7 +97,10 @@ def operator_running(
     service_account_kubeconfig: Callable[[str, str], Path],
     work_dir: Path,
     resync_seconds: float = 10,
+    **settings: str,
 ) -> Iterator[RunningOperator]:
+    """The chart's access installed in a fresh namespace and the operator running with it;
+    `settings` are extra FERRY_* variables (SERVING_IMAGE_CPU=...)."""
     suffix = uuid.uuid4().hex[:6]
     namespace, release = f"ferry-system-{suffix}", f"ferry-{suffix}"
     with cluster.api_client() as api:
@@ -115,8 +118,7 @@ def operator_running(
                 namespace,
                 release,
                 log,
-                RESYNC_SECONDS=str(resync_seconds),
-                RETRY_BACKOFF_SECONDS="1",
+                **{"RESYNC_SECONDS": str(resync_seconds), "RETRY_BACKOFF_SECONDS": "1", **settings},
             )
 
         running = RunningOperator(
