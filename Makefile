@@ -12,7 +12,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(FERRY_CACHE)/bin:$(PATH)
 
 help:
 	@echo "make demo        a real rollout on a local Kubernetes control plane"
-	@echo "make test        lint + every test tier (unit, cluster, torchserve, e2e)"
+	@echo "make test        lint + every test tier (unit, cluster, torchserve, pods, e2e)"
 	@echo "make cluster     start the local cluster (idempotent); cluster-down stops it"
 	@echo "make images      build the pause, operator and serving images and seed containerd"
 	@echo "make bench       run the benchmarks in benchmarks/"
@@ -78,7 +78,7 @@ test: lint binaries images
 demo: venv binaries images
 	$(PY) -m e2e.demo
 
-bench: venv binaries
+bench: venv binaries images
 	$(PY) -m benchmarks
 
 clean: cluster-down

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds the local-cluster binaries (etcd, kube-apiserver, kube-controller-manager,
-# kube-scheduler, kubectl, kwok, helm, kind; kubelet and kube-proxy for the real node) and fake-gcs-server (the local GCS the
-# torchserve tier fetches gs:// artifacts from) from Go modules into a cache outside the
-# repository. A stamp of every input (go.mod/go.sum, this script, `go version`) makes a
-# second run a no-op; any change to those inputs rebuilds.
+# kube-scheduler, kubectl, kwok, helm, kind; kubelet, kube-proxy and kube-router, whose
+# network policy controller enforces NetworkPolicy there in the pods tier, for the real node)
+# and fake-gcs-server (the local GCS the torchserve tier fetches gs:// artifacts from) from
+# Go modules into a cache outside the repository. A stamp of every input (go.mod/go.sum, this
+# script, `go version`) makes a second run a no-op; any change to those inputs rebuilds.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -17,15 +18,16 @@ kwok_version=v0.8.0
 helm_version=v3.22.0
 kind_version=v0.33.0
 fake_gcs_version=v1.56.1
+kube_router_version=v2.1.0
 
 stamp_inputs() {
   go version
-  echo "$kube_version $kwok_version $helm_version $kind_version $fake_gcs_version"
+  echo "$kube_version $kwok_version $helm_version $kind_version $fake_gcs_version $kube_router_version"
   cat "$here/build.sh" "$here"/go/*/go.mod "$here"/go/*/go.sum
 }
 stamp=$(stamp_inputs | sha256sum | cut -d' ' -f1)
 binaries=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy
-  kwok helm kind fake-gcs-server)
+  kwok helm kind fake-gcs-server kube-router)
 
 all_present() {
   local b
@@ -66,6 +68,12 @@ GOBIN=$bin go install -trimpath -ldflags="-s -w" "sigs.k8s.io/kind@$kind_version
 echo "installing fake-gcs-server $fake_gcs_version into $bin"
 # Its go.mod has no replace directives, so `go install pkg@version` builds it as released.
 GOBIN=$bin go install -trimpath -ldflags="-s -w" "github.com/fsouza/fake-gcs-server@$fake_gcs_version"
+
+echo "installing kube-router $kube_router_version into $bin"
+# Only its network policy controller runs (tests/pods/netpol.py): iptables + ipset, where
+# kube-network-policies needs the nftables queue expression this kernel kind lacks.
+GOBIN=$bin go install -trimpath -ldflags="-s -w" \
+  "github.com/cloudnativelabs/kube-router/v2/cmd/kube-router@$kube_router_version"
 
 # kwok >= 0.8 has no built-in stages: keep the upstream defaults next to the binaries.
 stages=$cache/kwok-stages
