@@ -27,7 +27,7 @@ from e2e.demo_operator import (
     start_operator,
 )
 from e2e.localcluster import ClusterAccess, LocalCluster
-from ferry.api.parse import parse_model_deployment
+from ferry.api.parse import DEFAULT_IMAGES, DefaultImages, parse_model_deployment
 from ferry.build.config import config_map
 from ferry.build.network import service
 from ferry.build.workload import deployment, revision_of
@@ -56,11 +56,19 @@ def model_deployment(name: str) -> dict[str, Any]:
 
 def bare_objects(name: str, namespace: str) -> list[dict[str, Any]]:
     """What Ferry would create for `name`, minus the owner: the same pods, applied directly."""
-    body = model_deployment(name)
-    body["metadata"].update(namespace=namespace, uid="none", generation=1)
-    md = parse_model_deployment(body)
+    return unowned_children(model_deployment(name), namespace)
+
+
+def unowned_children(
+    body: dict[str, Any], namespace: str, images: DefaultImages = DEFAULT_IMAGES
+) -> list[dict[str, Any]]:
+    """The ConfigMap, Deployment and Service Ferry renders for the ModelDeployment `body`,
+    without the owner reference."""
+    body = {**body, "metadata": {**body["metadata"], "namespace": namespace}}
+    body["metadata"].update(uid="none", generation=1)
+    md = parse_model_deployment(body, images)
     revision = revision_of(md)
-    objects = [config_map(md, revision), deployment(md, revision), service(md)]
+    objects = [config_map(md, revision), deployment(md, revision, md.spec.replicas), service(md)]
     for obj in objects:
         del obj["metadata"]["ownerReferences"]
     return objects
