@@ -112,6 +112,7 @@ def test_a_handler_raising_in_initialize_is_reported_and_the_stable_version_serv
 ) -> None:
     canary = roll_out_bad_canary(cluster, stable, pod_models.broken, "WorkersNotReady")
     assert "0 of 1 workers are READY" in canary.healthy["message"], canary.healthy
+    assert "0 of 1 workers are READY" in canary.history["reason"], canary.history  # the why
     assert (canary.ready["status"], canary.ready["reason"]) == ("True", "Serving"), canary.ready
     assert_v1_answered_everything(canary.load, pod_models.v1)
     status = stable.models.get(NAME)["status"]
@@ -131,6 +132,7 @@ def test_a_golden_probe_mismatch_is_reported_and_the_stable_version_serves_on(
     message = canary.healthy["message"]
     assert "output[0][0]: " in message, message
     assert f"differs from {expected[0][0]}" in message, message
+    assert f"differs from {expected[0][0]}" in canary.history["reason"], canary.history
     assert canary.ready["status"] == "True", canary.ready
     assert_v1_answered_everything(canary.load, v1)
     assert stable.models.get(NAME)["status"]["modelVersion"] == v1.version
