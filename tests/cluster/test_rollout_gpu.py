@@ -116,7 +116,7 @@ def test_a_canary_no_node_can_hold_waits_with_insufficient_gpu_then_rolls_back(
 
     canary = done["history"][0]["revision"]
     assert f"needs {too_big} {GPU} and no node has that many free" in scheduled["message"]
-    assert "room for 0 more such pod(s) now" in scheduled["message"]
+    assert "no node the placement allows has that many at all" in scheduled["message"]
     assert waiting["rollout"]["phase"] == "Progressing"
     assert "waiting: pod " in waiting["rollout"]["message"]
     ready = seen.ready_pods(stable)

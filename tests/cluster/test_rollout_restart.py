@@ -89,7 +89,7 @@ def test_an_operator_killed_mid_step_resumes_at_that_step(
             3,
             "held at step 2 after the restart",
         )
-        r.annotate(models, NAME, r.PROMOTE, f"{canary}/2")
+        r.annotate(models, NAME, r.PROMOTE, f"{canary}/1/2")
         r.wait_status(models, NAME, r.promoted(canary), "promoted after the restart")
         seen.settle()
 

@@ -203,7 +203,7 @@ def test_going_back_to_a_promoted_version_reuses_its_deployment_at_full_size(
     second = r.wait_status(models, NAME, r.at_step(1, "Paused"), "1.1.0 paused at step 1")[
         "canaryRevision"
     ]
-    r.annotate(models, NAME, r.PROMOTE, f"{second}/full")
+    r.annotate(models, NAME, r.PROMOTE, f"{second}/1/full")
     r.wait_status(models, NAME, r.promoted(second), "1.1.0 promoted")
     (kept,) = [d for d in models.deployments(NAME) if d.metadata.labels[r.REVISION] == first]
     assert kept.spec.replicas == 0

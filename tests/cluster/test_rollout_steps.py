@@ -146,7 +146,7 @@ def test_an_indefinite_pause_holds_until_promoted_and_a_stale_promote_skips_noth
     assert (paused["status"], paused["reason"]) == ("True", "RolloutPaused")
     assert "paused" in r.status(models, NAME)["rollout"]["message"]
 
-    r.annotate(models, NAME, r.PROMOTE, f"{canary}/1")
+    r.annotate(models, NAME, r.PROMOTE, f"{canary}/1/1")
     paused_at(models, 2, 50)
     # The annotation still says `<revision>/1`: it names a step already left, so it is stale
     # and must not promote step 2 as well.
@@ -158,7 +158,7 @@ def test_an_indefinite_pause_holds_until_promoted_and_a_stale_promote_skips_noth
     )
     assert r.replicas_by_revision(models, NAME) == {stable: 2, canary: 2}
 
-    r.annotate(models, NAME, r.PROMOTE, f"{canary}/2")
+    r.annotate(models, NAME, r.PROMOTE, f"{canary}/1/2")
     r.wait_status(models, NAME, r.promoted(canary), "promoted after step 2", timeout=30)
     assert r.reasons(models, NAME) == [
         "Serving", "RolloutStarted", "StepReached", "RolloutPaused", "StepReached",
@@ -184,7 +184,7 @@ def test_promote_full_skips_the_remaining_steps(
     with r.Recorder(models, NAME) as seen:
         canary = roll_out(models, steps, "1.1.0")
         r.wait_status(models, NAME, r.at_step(1, "Paused"), "paused at step 1")
-        r.annotate(models, NAME, r.PROMOTE, f"{canary}/full")
+        r.annotate(models, NAME, r.PROMOTE, f"{canary}/1/full")
         done = r.wait_status(models, NAME, r.promoted(canary), "promoted in full", timeout=30)
         seen.settle()
 
@@ -247,12 +247,12 @@ def test_a_promote_left_from_an_aborted_attempt_skips_no_step_of_the_retry(
     ferry_operator: RunningOperator, models: ModelDeployments
 ) -> None:
     """The natural sequence: promote past step 1, abort at step 2, retry. The promote
-    annotation (`<revision>/1`) is still on the object, from the attempt that was aborted."""
+    annotation (`<revision>/1/1`) is still on the object, from the attempt that was aborted."""
     steps = [r.until_promoted(25), r.until_promoted(50)]
     stable = start(models, steps)
     canary = roll_out(models, steps, "1.1.0")
     paused_at(models, 1, 25)
-    r.annotate(models, NAME, r.PROMOTE, f"{canary}/1")
+    r.annotate(models, NAME, r.PROMOTE, f"{canary}/1/1")
     paused_at(models, 2, 50)
     r.annotate(models, NAME, r.ABORT, f"{canary}/1")
     r.wait_status(

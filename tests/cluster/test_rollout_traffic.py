@@ -129,13 +129,13 @@ def test_the_http_route_carries_each_steps_weight_and_goes_with_spec_traffic(
     assert r.status(models, NAME)["canaryWeight"] == 10  # the route's share, not 1 pod of 4
     assert r.replicas_by_revision(models, NAME) == {stable: 3, canary: 1}
 
-    r.annotate(models, NAME, r.PROMOTE, f"{canary}/1")
+    r.annotate(models, NAME, r.PROMOTE, f"{canary}/1/1")
     r.wait_status(models, NAME, r.at_step(2, "Paused"), "paused at 60 %")
     routed_as(models, 40, 60, (stable, canary))
     assert r.status(models, NAME)["canaryWeight"] == 60
     assert r.replicas_by_revision(models, NAME) == {stable: 1, canary: 3}
 
-    r.annotate(models, NAME, r.PROMOTE, f"{canary}/2")
+    r.annotate(models, NAME, r.PROMOTE, f"{canary}/1/2")
     r.wait_status(models, NAME, r.promoted(canary), "promoted")
     routed_as(models, 100, 0, (canary, canary))
 

@@ -11,6 +11,7 @@ from ferry.api.status import ModelDeploymentStatus
 from ferry.health.stats import PodStats, RequestStats
 from ferry.reconcile.failure import Failure
 from ferry.rollout.actions import Actions
+from ferry.rollout.capacity import Room
 from ferry.rollout.facts import Readings, RevisionFacts, RolloutDecision, RolloutInput, Target
 from ferry.rollout.interval import stats_due
 from ferry.rollout.machine import decide_rollout
@@ -47,7 +48,7 @@ class Sim:
     baselines: dict[datetime, tuple[dict[str, PodStats], dict[str, PodStats]]] = field(
         default_factory=dict
     )
-    free_slots: int | None = None
+    room: Room | None = None
     decisions: list[RolloutDecision] = field(default_factory=list)
 
     @property
@@ -118,7 +119,7 @@ class Sim:
                 actions=actions,
                 now=self.now,
                 readings=readings,
-                free_slots=self.free_slots,
+                room=self.room,
             )
         )
         if decision.baseline_at is not None and readings is not None:
@@ -137,10 +138,13 @@ class Sim:
         self.decisions.append(decision)
         return decision
 
-    def run(self, spec_target: Target, seconds: float, step: float = 1.0) -> RolloutDecision:
-        decision = self.tick(spec_target, step)
+    def run(
+        self, spec_target: Target, seconds: float, step: float = 1.0,
+        actions: Actions = NO_ACTIONS,
+    ) -> RolloutDecision:  # fmt: skip
+        decision = self.tick(spec_target, step, actions)
         for _ in range(int(seconds / step) - 1):
-            decision = self.tick(spec_target, step)
+            decision = self.tick(spec_target, step, actions)
         return decision
 
     def events(self) -> list[str]:

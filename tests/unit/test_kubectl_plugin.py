@@ -50,9 +50,9 @@ def status(**fields: Any) -> ModelDeploymentStatus:
 
 def test_promote_names_the_revision_and_the_current_step() -> None:
     change = steer.plan("promote", "md/x", status(rollout=rollout(step=2, stepWeight=50)), {})
-    assert change.annotations == {PROMOTE: "canary1/2"}
+    assert change.annotations == {PROMOTE: "canary1/1/2"}  # revision, attempt, step
     assert change.summary == "promoted md/x past step 2/3 (50%): revision canary1, model 2.0.0"
-    assert read_actions(change.annotations, "canary1").promote_step == 2  # the operator agrees
+    assert read_actions(change.annotations, "canary1").promotes(1, 2)  # the operator agrees
 
 
 def test_promote_full_abort_and_pause_read_back_as_the_operator_reads_them() -> None:
@@ -60,13 +60,13 @@ def test_promote_full_abort_and_pause_read_back_as_the_operator_reads_them() -> 
     full = steer.plan("promote-full", "md/x", seen, {}).annotations
     abort = steer.plan("abort", "md/x", seen, {}).annotations
     pause = steer.plan("pause", "md/x", seen, {}).annotations
-    assert (full, abort, pause) == ({PROMOTE: "canary1/full"}, {ABORT: "canary1/3"},
+    assert (full, abort, pause) == ({PROMOTE: "canary1/3/full"}, {ABORT: "canary1/3"},
                                     {PAUSE: "canary1"})  # fmt: skip
     read = read_actions({**full, **abort, **pause}, "canary1")
-    assert (read.promote_full, read.abort_attempt, read.paused) == (True, 3, True)
+    assert (read.promotes_full(3), read.abort_attempt, read.paused) == (True, 3, True)
 
 
-def test_retry_asks_for_the_next_attempt_and_drops_actions_that_would_fire_at_once() -> None:
+def test_retry_asks_for_the_next_attempt_and_drops_actions_of_the_earlier_one() -> None:
     ended = status(rollout=rollout(phase="Aborted", attempt=1, reason="RolloutAborted"))
     left = {ABORT: "canary1/1", PROMOTE: "canary1/full", "team": "ml"}
     change = steer.plan("retry", "md/x", ended, left)
@@ -85,7 +85,7 @@ def test_resume_removes_only_the_users_pause() -> None:
 def test_repeating_an_action_writes_nothing() -> None:
     seen = status(rollout=rollout())
     assert steer.plan("pause", "md/x", seen, {PAUSE: "canary1"}).empty
-    again = steer.plan("promote", "md/x", seen, {PROMOTE: "canary1/1"})
+    again = steer.plan("promote", "md/x", seen, {PROMOTE: "canary1/1/1"})
     assert again.empty
     assert "already requested" in again.summary
 

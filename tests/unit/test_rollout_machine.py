@@ -3,7 +3,8 @@
 import pytest
 
 from ferry.reconcile.failure import Failure
-from ferry.rollout.actions import Actions
+from ferry.rollout.actions import FULL, Actions
+from ferry.rollout.capacity import Room
 from tests.unit.rollout_sim import Behaviour, Sim, serving, target
 
 pytestmark = pytest.mark.unit
@@ -41,7 +42,7 @@ def test_an_indefinite_pause_holds_until_promoted() -> None:
     assert (decision.rollout.phase, decision.rollout.step) == ("Paused", 1)
     assert replicas(sim) == (1, 1)
     assert "RolloutPaused" in sim.events()
-    promote = Actions(promote_step=1)
+    promote = Actions(promote=(1, 1))
     sim.tick(V2, actions=promote)
     sim.tick(V2, actions=promote)  # the annotation stays; it names step 1, now stale
     sim.tick(V2, actions=promote)
@@ -53,7 +54,7 @@ def test_a_stale_promotion_does_not_skip_a_later_pause() -> None:
     sim = serving(Sim(total=4, rollout={"steps": steps}), "1.0.0")
     sim.run(V2, 5)
     for _ in range(5):
-        sim.tick(V2, actions=Actions(promote_step=1))
+        sim.tick(V2, actions=Actions(promote=(1, 1)))
     assert sim.status.rollout is not None
     assert (sim.status.rollout.step, sim.status.rollout.phase) == (2, "Paused")
 
@@ -63,7 +64,7 @@ def test_promote_full_skips_every_remaining_step() -> None:
     sim = serving(Sim(total=4, rollout={"steps": steps}), "1.0.0")
     sim.run(V2, 5)
     for _ in range(4):
-        sim.tick(V2, actions=Actions(promote_full=True))
+        sim.tick(V2, actions=Actions(promote=(1, FULL)))
     assert sim.status.stable_revision == V2.revision
     assert "RolloutPromotedFull" in sim.events()
 
@@ -188,7 +189,7 @@ def test_a_new_version_mid_rollout_supersedes_the_canary() -> None:
 
 def test_without_room_the_stable_steps_down_first_but_never_below_its_floor() -> None:
     sim = serving(Sim(total=4, rollout={"steps": STEPS}), "1.0.0")
-    sim.free_slots = 0  # every GPU is taken
+    sim.room = Room(0, fits=True)  # every GPU is taken
     sim.behaviour[V2.revision] = Behaviour(ready=False)
     for _ in range(20):
         sim.tick(V2)
@@ -199,7 +200,7 @@ def test_without_room_the_stable_steps_down_first_but_never_below_its_floor() ->
 
 def test_a_model_filling_every_gpu_still_rolls_out() -> None:
     sim = serving(Sim(total=1, rollout={}), "1.0.0")
-    sim.free_slots = 0
+    sim.room = Room(0, fits=True)
     sim.run(V2, 5)
     assert sim.status.stable_revision == V2.revision
 
@@ -211,3 +212,38 @@ def test_a_new_version_at_zero_replicas_has_nothing_to_try_and_becomes_stable() 
     assert sim.status.stable_revision == V2.revision
     assert sim.status.rollout is None
     assert sim.status.history[0].reason == "no replicas to try it on (0 wanted)"
+
+
+def test_a_promote_left_from_an_aborted_attempt_does_not_act_on_the_retry() -> None:
+    steps = [{"weight": 25, "pause": {}}, {"weight": 50, "pause": {}}]
+    sim = serving(Sim(total=4, rollout={"steps": steps}), "1.0.0")
+    sim.run(V2, 3)
+    sim.run(V2, 3, actions=Actions(promote=(1, 1)))
+    sim.run(V2, 3, actions=Actions(promote=(1, 1), abort_attempt=1))
+    retried = Actions(promote=(1, 1), abort_attempt=1, retry_attempt=2)
+    decision = sim.run(V2, 5, actions=retried)
+    assert decision.rollout is not None
+    assert (decision.rollout.attempt, decision.rollout.step, decision.rollout.phase) == (
+        2, 1, "Paused",
+    )  # fmt: skip
+
+
+def test_each_rollout_of_a_revision_gets_a_new_attempt_number() -> None:
+    sim = serving(Sim(total=2, rollout={"steps": STEPS}), "1.0.0")
+    sim.run(V2, 3)
+    sim.tick(V1)  # set back: the canary is superseded
+    decision = sim.run(V2, 3)
+    assert decision.rollout is not None
+    assert decision.rollout.attempt == 2  # an action naming attempt 1 is stale
+
+
+def test_a_canary_no_node_could_ever_hold_costs_the_stable_nothing() -> None:
+    sim = serving(Sim(total=2, rollout={"progressDeadlineSeconds": 30}), "1.0.0")
+    sim.room = Room(0, fits=False)  # more GPUs per pod than any eligible node has
+    sim.behaviour[V2.revision] = Behaviour(ready=False)
+    for _ in range(29):
+        sim.tick(V2)
+        assert replicas(sim) == (2, 2)  # the stable keeps everything; the canary waits
+    decision = sim.run(V2, 3)
+    assert decision.rollout is not None
+    assert decision.rollout.reason == "ProgressDeadlineExceeded"

@@ -6,28 +6,30 @@ import pytest
 
 from ferry.api.rollout import Analysis, Rollout
 from ferry.health.stats import PodStats, RequestStats
-from ferry.rollout.actions import ABORT, PAUSE, PROMOTE, RETRY, read_actions
+from ferry.rollout.actions import ABORT, FULL, PAUSE, PROMOTE, RETRY, promote_value, read_actions
 from ferry.rollout.analysis import Figures, figures, judge
-from ferry.rollout.capacity import pod_slots
+from ferry.rollout.capacity import Room, room_for
 from ferry.rollout.replicas import floor, split
 from ferry.rollout.steps import effective_steps
 
 pytestmark = pytest.mark.unit
 
 
-def test_actions_apply_only_to_the_revision_they_name() -> None:
-    annotations = {PROMOTE: "abc/2", ABORT: "abc/1", RETRY: "abc/3", PAUSE: "abc"}
+def test_actions_apply_only_to_the_revision_and_attempt_they_name() -> None:
+    annotations = {PROMOTE: "abc/3/2", ABORT: "abc/1", RETRY: "abc/3", PAUSE: "abc"}
     mine = read_actions(annotations, "abc")
-    assert (mine.promote_step, mine.abort_attempt, mine.retry_attempt, mine.paused) == (
-        2,
-        1,
-        3,
-        True,
-    )
+    assert (mine.promote, mine.abort_attempt, mine.retry_attempt, mine.paused) == (
+        (3, 2), 1, 3, True,
+    )  # fmt: skip
+    assert mine.promotes(3, 2)
+    assert not mine.promotes(2, 2)  # an earlier attempt's promotion is stale
     stale = read_actions(annotations, "xyz")
-    assert (stale.promote_step, stale.abort_attempt, stale.paused) == (None, None, False)
-    assert read_actions({PROMOTE: "abc/full"}, "abc").promote_full
-    assert read_actions({PROMOTE: "abc/soon"}, "abc").promote_step is None
+    assert (stale.promote, stale.abort_attempt, stale.paused) == (None, None, False)
+    assert read_actions({PROMOTE: "abc/1/full"}, "abc").promotes_full(1)
+    for bad in ("abc/soon", "abc/1/soon", "abc/2", "abc/x/1"):
+        assert read_actions({PROMOTE: bad}, "abc").promote is None
+    assert promote_value("abc", 3, 2) == "abc/3/2"
+    assert promote_value("abc", 3, FULL) == "abc/3/full"
 
 
 @pytest.mark.parametrize(
@@ -120,8 +122,10 @@ def gpu_pod(node_name: str, gpus: int, **metadata: Any) -> dict[str, Any]:
 def test_gpu_room_counts_whole_pods_per_node_and_frees_pods_being_deleted() -> None:
     nodes = [node("a", 8), node("b", 8), node("cpu", 0)]
     pods = [gpu_pod("a", 6), gpu_pod("b", 2), gpu_pod("b", 4, deletionTimestamp="now")]
-    slots = pod_slots(nodes, pods, resource="nvidia.com/gpu", per_pod=4, pod_spec={})
-    assert slots == 0 + 1  # a has 2 free, b has 6 free (the deleting pod's 4 count as free)
+    room = room_for(nodes, pods, resource="nvidia.com/gpu", per_pod=4, pod_spec={})
+    assert room == Room(
+        slots=0 + 1, fits=True
+    )  # a has 2 free, b has 6 free (the deleting pod's 4 count as free)
 
 
 def test_gpu_room_respects_node_selectors_and_taints() -> None:
@@ -129,6 +133,8 @@ def test_gpu_room_respects_node_selectors_and_taints() -> None:
     labelled = node("l", 8, labels={"pool": "a100"})
     nodes = [tainted, labelled, node("other", 8, unschedulable=True)]
     spec = {"nodeSelector": {"pool": "a100"}}
-    assert pod_slots(nodes, [], resource="nvidia.com/gpu", per_pod=8, pod_spec=spec) == 1
+    assert room_for(nodes, [], resource="nvidia.com/gpu", per_pod=8, pod_spec=spec).slots == 1
     tolerant = {"tolerations": [{"key": "gpu", "operator": "Exists", "effect": "NoSchedule"}]}
-    assert pod_slots(nodes, [], resource="nvidia.com/gpu", per_pod=8, pod_spec=tolerant) == 2
+    assert room_for(nodes, [], resource="nvidia.com/gpu", per_pod=8, pod_spec=tolerant).slots == 2
+    too_big = room_for(nodes, [], resource="nvidia.com/gpu", per_pod=16, pod_spec=tolerant)
+    assert too_big == Room(slots=0, fits=False)  # no node could hold one, even empty

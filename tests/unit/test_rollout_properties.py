@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ferry.rollout import replicas as rp
-from ferry.rollout.actions import Actions
+from ferry.rollout.actions import FULL, Actions
+from ferry.rollout.capacity import Room
 from tests.unit.rollout_sim import Behaviour, Sim, serving, target
 
 pytestmark = pytest.mark.unit
@@ -34,7 +35,7 @@ def rollouts(draw: st.DrawFn) -> dict[str, Any]:
 
 
 actions = st.sampled_from(
-    [Actions(), Actions(), Actions(), Actions(paused=True), Actions(promote_full=True)]
+    [Actions(), Actions(), Actions(), Actions(paused=True), Actions(promote=(1, FULL))]
 )
 
 
@@ -60,7 +61,7 @@ def test_rollout_invariants(
     sim = serving(Sim(total=total, rollout=rollout, history_limit=limit), "1.0.0")
     stable = sim.status.stable_revision
     sim.behaviour[V2.revision] = behaviour
-    sim.free_slots = room
+    sim.room = None if room is None else Room(room, fits=True)
     for seconds, requested in plan:
         before = sim.status.rollout
         canary_ready = sim.facts().get(V2.revision)
@@ -85,6 +86,6 @@ def test_rollout_invariants(
             fresh
             and fresh[0].verdict == "Failed"
             and before is not None
-            and not requested.promote_full
+            and requested.promote is None
         ):
             assert after.step <= before.step

@@ -40,7 +40,7 @@ from ferry.reconcile.status import Extras, evaluate
 from ferry.rollout import history
 from ferry.rollout.actions import read_actions
 from ferry.rollout.analysis import Snapshot
-from ferry.rollout.capacity import pod_slots
+from ferry.rollout.capacity import Room, room_for
 from ferry.rollout.facts import Readings, RolloutDecision, RolloutInput, Target
 from ferry.rollout.interval import stats_due
 from ferry.rollout.machine import decide_rollout
@@ -234,8 +234,8 @@ def decide(
     autoscaled = _autoscale(seen, world, scaling, now)
     total = autoscaled.total if autoscaled else total_replicas(md, seen.previous)
     readings = _readings(counters, seen, target)
-    free_slots = _free_slots(md, target, world)
-    facts = revision_facts(md, target, seen.observation, free_slots, readiness)
+    room = _room(md, target, world)
+    facts = revision_facts(md, target, seen.observation, room, readiness)
     model = md.spec.model
     decision = decide_rollout(
         RolloutInput(
@@ -248,7 +248,7 @@ def decide(
             actions=read_actions(body["metadata"].get("annotations") or {}, target),
             now=now,
             readings=readings,
-            free_slots=free_slots,
+            room=room,
         )
     )
     shape = Shape(
@@ -344,11 +344,11 @@ def _readings(counters: Counters | None, seen: _Seen, target: str) -> Readings |
     )
 
 
-def _free_slots(md: ModelDeployment, target: str, world: World) -> int | None:
+def _room(md: ModelDeployment, target: str, world: World) -> Room | None:
     gpus = md.spec.resources.gpu
     if gpus == 0 or world.nodes is None or world.node_pods is None:
         return None
-    return pod_slots(
+    return room_for(
         world.nodes,
         world.node_pods,
         resource=md.spec.resources.gpu_resource_name,

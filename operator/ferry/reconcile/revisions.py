@@ -4,9 +4,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ferry.api.parse import ModelDeployment
-from ferry.health.readiness import Verdict
+from ferry.health.readiness import Reason, Verdict
 from ferry.reconcile.failure import Failure, truncate
 from ferry.reconcile.observed import DeploymentView, PodView
+from ferry.rollout.capacity import Room
 from ferry.rollout.facts import RevisionFacts
 
 
@@ -23,10 +24,10 @@ def revision_facts(
     md: ModelDeployment,
     target: str,
     seen: Observation,
-    free_slots: int | None = None,
+    room: Room | None = None,
     readiness: Mapping[str, Verdict] | None = None,
 ) -> dict[str, RevisionFacts]:
-    """Every revision that has a Deployment; `free_slots` sharpens InsufficientGPU messages,
+    """Every revision that has a Deployment; `room` sharpens InsufficientGPU messages,
     `readiness` (agents' verdicts by pod) says why running pods are not ready."""
     verdicts = readiness or {}
     facts = {}
@@ -34,7 +35,7 @@ def revision_facts(
         pods = seen.pods_of(revision)
         live = [p for p in pods if not p.deleting]
         blocked = creation_failure(deployment) or next(
-            (f for p in live if (f := scheduling_failure(md, p, free_slots))), None
+            (f for p in live if (f := scheduling_failure(md, p, room))), None
         )
         gpus = max(
             (p.gpus for p in pods), default=md.spec.resources.gpu if revision == target else 0
@@ -45,7 +46,9 @@ def revision_facts(
             live=len(live),
             placed=sum(bool(p.node) for p in live),
             gpus_per_pod=gpus,
-            failure=next((f for p in live if (f := serving_failure(p))), None),
+            failure=next(
+                (f for p in live if (f := serving_failure(p) or wrong_answer(p, verdicts))), None
+            ),
             blocked=blocked,
             unready=next((f for p in live if (f := unready(p, verdicts.get(p.name)))), None),
         )
@@ -57,6 +60,12 @@ def unready(pod: PodView, verdict: Verdict | None) -> Failure | None:
     if pod.ready or verdict is None or verdict.ready or verdict.reason is None:
         return None
     return Failure(str(verdict.reason), truncate(f"pod {pod.name}: {verdict.message}"))
+
+
+def wrong_answer(pod: PodView, verdicts: Mapping[str, Verdict]) -> Failure | None:
+    """The model loaded and answered its golden request, wrongly: it will not get better."""
+    failure = unready(pod, verdicts.get(pod.name))
+    return failure if failure is not None and failure.reason == Reason.PROBE_MISMATCH else None
 
 
 def serving_failure(pod: PodView) -> Failure | None:
@@ -75,17 +84,22 @@ def creation_failure(deployment: DeploymentView) -> Failure | None:
 
 
 def scheduling_failure(
-    md: ModelDeployment, pod: PodView, free_slots: int | None = None
+    md: ModelDeployment, pod: PodView, room: Room | None = None
 ) -> Failure | None:
     if not pod.unschedulable:
         return None
     resources = md.spec.resources
     if resources.gpu > 0 and f"Insufficient {resources.gpu_resource_name}" in pod.unschedulable:
-        room = "" if free_slots is None else f"; room for {free_slots} more such pod(s) now"
+        if room is None:
+            now = ""
+        elif room.fits:
+            now = f"; room for {room.slots} more such pod(s) now"
+        else:
+            now = "; no node the placement allows has that many at all"
         return Failure(
             "InsufficientGPU",
             truncate(f"pod {pod.name} needs {resources.gpu} {resources.gpu_resource_name} "
-                     f"and no node has that many free ({pod.unschedulable}){room}; lower "
+                     f"and no node has that many free ({pod.unschedulable}){now}; lower "
                      "spec.resources.gpu or add GPU capacity"),
         )  # fmt: skip
     return Failure(

@@ -2,19 +2,21 @@
 
 Actions are annotations, not spec fields, so a GitOps re-apply of the manifest neither
 undoes them nor shows drift, and the operator still writes nothing but status. Each names
-the revision (and step or attempt) it acts on: an annotation left behind from an earlier
-rollout is stale and ignored, so actions are level-based and safe to re-apply.
+the revision and the attempt (and the step) it acts on: an annotation left behind from an
+earlier rollout, or an earlier attempt of this one, is stale and ignored, so actions are
+level-based and safe to re-apply. Attempt numbers are unique among a revision's rollouts
+(`status.rollout.attempt`).
 
-    serving.ferry.dev/promote: <revision>/<step>   go past that step's pause and analysis
-    serving.ferry.dev/promote: <revision>/full     skip to the whole new revision
-    serving.ferry.dev/abort:   <revision>/<attempt> roll back; stays so until retried
-    serving.ferry.dev/retry:   <revision>/<attempt> start attempt <attempt> from step 1
-    serving.ferry.dev/pause:   <revision>           hold at the current step while present
+    serving.ferry.dev/promote: <revision>/<attempt>/<step>  go past that step's pause and analysis
+    serving.ferry.dev/promote: <revision>/<attempt>/full    skip to the whole new revision
+    serving.ferry.dev/abort:   <revision>/<attempt>         roll back; stays so until retried
+    serving.ferry.dev/retry:   <revision>/<attempt>         start attempt <attempt> from step 1
+    serving.ferry.dev/pause:   <revision>                   hold at the current step while present
 """
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Literal
 
 from ferry import API_GROUP
 
@@ -26,38 +28,63 @@ ALL: Final = (PROMOTE, ABORT, RETRY, PAUSE)
 FULL: Final = "full"
 
 
-def action_value(revision: str, qualifier: int | str | None = None) -> str:
-    """The annotation value naming `revision` (and a step, `full` or an attempt)."""
-    return revision if qualifier is None else f"{revision}/{qualifier}"
+def promote_value(revision: str, attempt: int, step: int | Literal["full"]) -> str:
+    return f"{revision}/{attempt}/{step}"
+
+
+def abort_value(revision: str, attempt: int) -> str:
+    return f"{revision}/{attempt}"
+
+
+def retry_value(revision: str, attempt: int) -> str:
+    return f"{revision}/{attempt}"
+
+
+def pause_value(revision: str) -> str:
+    return revision
 
 
 @dataclass(frozen=True)
 class Actions:
-    """The user's requests that apply to the rollout of `revision` right now."""
+    """The user's requests that name the rollout of one revision."""
 
-    promote_step: int | None = None  # promote past this step
-    promote_full: bool = False
+    promote: tuple[int, int | Literal["full"]] | None = None  # (attempt, step or full)
     abort_attempt: int | None = None
     retry_attempt: int | None = None
     paused: bool = False
+
+    def promotes(self, attempt: int, step: int) -> bool:
+        return self.promote == (attempt, step)
+
+    def promotes_full(self, attempt: int) -> bool:
+        return self.promote == (attempt, FULL)
 
 
 def read_actions(annotations: Mapping[str, str], revision: str) -> Actions:
     """The actions whose annotation names `revision`; anything else is ignored."""
 
-    def qualifier(key: str) -> str | None:
-        named, _, rest = (annotations.get(key) or "").strip().partition("/")
+    def parts(key: str) -> list[str] | None:
+        named, *rest = (annotations.get(key) or "").strip().split("/")
         return rest if named == revision and revision else None
 
-    promote, abort, retry = qualifier(PROMOTE), qualifier(ABORT), qualifier(RETRY)
     return Actions(
-        promote_step=_number(promote),
-        promote_full=promote == FULL,
-        abort_attempt=_number(abort),
-        retry_attempt=_number(retry),
+        promote=_promotion(parts(PROMOTE)),
+        abort_attempt=_attempt(parts(ABORT)),
+        retry_attempt=_attempt(parts(RETRY)),
         paused=(annotations.get(PAUSE) or "").strip() == revision and bool(revision),
     )
 
 
-def _number(text: str | None) -> int | None:
-    return int(text) if text is not None and text.isdecimal() else None
+def _attempt(parts: list[str] | None) -> int | None:
+    if parts is None or len(parts) != 1 or not parts[0].isdecimal():
+        return None
+    return int(parts[0])
+
+
+def _promotion(parts: list[str] | None) -> tuple[int, int | Literal["full"]] | None:
+    if parts is None or len(parts) != 2 or not parts[0].isdecimal():
+        return None
+    attempt, step = int(parts[0]), parts[1]
+    if step == FULL:
+        return attempt, FULL
+    return (attempt, int(step)) if step.isdecimal() else None

@@ -8,34 +8,42 @@ rollout that is stepping the stable revision down step it down again.
 """
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 _TERMINAL = ("Succeeded", "Failed")
 _BLOCKING = ("NoSchedule", "NoExecute")
 
 
-def pod_slots(
+@dataclass(frozen=True)
+class Room:
+    slots: int  # more such pods that fit now
+    fits: bool  # one such pod fits some eligible node at all (were it empty)
+
+
+def room_for(
     nodes: Iterable[Mapping[str, Any]],
     pods: Iterable[Mapping[str, Any]],
     *,
     resource: str,
     per_pod: int,
     pod_spec: Mapping[str, Any],
-) -> int:
-    """How many more pods asking `per_pod` of `resource` (with `pod_spec`'s placement) fit."""
+) -> Room:
+    """Room for pods asking `per_pod` of `resource` (with `pod_spec`'s placement)."""
     used: dict[str, int] = {}
     for pod in pods:
         node = (pod.get("spec") or {}).get("nodeName")
         if node and _holds_resources(pod):
             used[node] = used.get(node, 0) + requested(pod.get("spec") or {}, resource)
-    slots = 0
+    slots, fits = 0, False
     for node in nodes:
         if not _eligible(node, pod_spec):
             continue
         name = node["metadata"]["name"]
         allocatable = _count(((node.get("status") or {}).get("allocatable") or {}).get(resource))
         slots += max(0, allocatable - used.get(name, 0)) // per_pod
-    return slots
+        fits = fits or allocatable >= per_pod
+    return Room(slots, fits)
 
 
 def requested(pod_spec: Mapping[str, Any], resource: str) -> int:

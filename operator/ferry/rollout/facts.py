@@ -10,6 +10,7 @@ from ferry.reconcile.conditions import EventSpec
 from ferry.reconcile.failure import Failure
 from ferry.rollout.actions import Actions
 from ferry.rollout.analysis import Snapshot
+from ferry.rollout.capacity import Room
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class RolloutInput:
     actions: Actions
     now: datetime
     readings: Readings | None = None  # only when `stats_due`
-    free_slots: int | None = None  # more canary pods that fit (None: no GPU constraint)
+    room: Room | None = None  # for more canary pods (None: no GPU constraint)
 
 
 @dataclass(frozen=True)

@@ -112,12 +112,16 @@ class _Trial:
             return self._end(r, "RolledBack", failure)
         stepped = self._step(r)
         if stepped is None:
-            fast = is_fast(self.inp)
-            return self._promote(
-                "rolled back to a known-good revision" if fast
-                else f"every step passed ({len(self.steps)})"
-            )  # fmt: skip
+            return self._promote(self._why_promoted(r))
         return self._progress(stepped)
+
+    def _why_promoted(self, r: RolloutStatus) -> str:
+        if is_fast(self.inp):
+            return "rolled back to a known-good revision"
+        actions = self.inp.actions
+        if actions.promotes_full(r.attempt) or actions.promotes(r.attempt, r.step):
+            return f"promoted by the user at step {r.step}/{r.total_steps}"
+        return f"every step passed ({len(self.steps)})"
 
     def _stopped(self, r: RolloutStatus) -> tuple[str, Failure] | None:
         """Aborted by the user, or a canary that cannot serve: roll back at once."""
@@ -154,7 +158,9 @@ class _Trial:
             EventSpec("Normal", "RolloutStarted", f"rolling out revision {self.target.revision} "
                       f"(model {self.target.version}) beside {self.stable} {how}")
         )  # fmt: skip
-        return self._new(1)
+        # Unique among this revision's rollouts, so an action naming an earlier one is stale.
+        earlier = sum(e.revision == self.target.revision for e in self.history)
+        return self._new(earlier + 1)
 
     def _new(self, attempt: int) -> RolloutStatus:
         return RolloutStatus(
@@ -186,11 +192,11 @@ class _Trial:
     def _step(self, r: RolloutStatus) -> RolloutStatus | None:
         """Reach the step's weight, wait its pause and analysis, go on. None: promote."""
         actions = self.inp.actions
-        if actions.promote_full and r.step < len(self.steps):
+        if actions.promotes_full(r.attempt) and r.step < len(self.steps):
             self.events.append(EventSpec("Normal", "RolloutPromotedFull", "promoted by the user: "
                                f"skipping to {self.target.revision} at 100 %"))  # fmt: skip
             r = self._enter(r, len(self.steps))
-        promoted = actions.promote_full or actions.promote_step == r.step
+        promoted = actions.promotes_full(r.attempt) or actions.promotes(r.attempt, r.step)
         step = self.steps[r.step - 1]
         _, canary_target = rp.split(self.inp.total, step.weight)
         if canary_target > 0 and self.canary_facts.ready >= canary_target:
@@ -291,7 +297,7 @@ class _Trial:
                 canary_ready=seen[1].ready, canary_placed=seen[1].placed,
                 stable_gpus=seen[0].gpus_per_pod, canary_gpus=seen[1].gpus_per_pod,
             ),
-            self.inp.free_slots,
+            self.inp.room,
         )  # fmt: skip
         r = self._phase(r)
         hold = self.canary_facts.blocked or self.canary_facts.unready

@@ -14,6 +14,7 @@ of the cluster roll out at all (a one-replica model then briefly has none).
 import math
 from dataclasses import dataclass
 
+from ferry.rollout.capacity import Room
 from ferry.scaling.split import split
 
 __all__ = ["Observed", "ReplicaPlan", "floor", "plan", "split"]
@@ -41,15 +42,17 @@ class ReplicaPlan:
     stepping_down: bool  # stable pods are removed first to make room
 
 
-def plan(total: int, weight: int, seen: Observed, free_slots: int | None) -> ReplicaPlan:
-    """Replicas for a step of `weight`; `free_slots` is how many more canary pods fit (None:
-    no GPU constraint)."""
+def plan(total: int, weight: int, seen: Observed, room: Room | None) -> ReplicaPlan:
+    """Replicas for a step of `weight`; `room` for more canary pods (None: no GPU
+    constraint). A canary no eligible node could hold even empty costs the stable nothing:
+    it waits, and rolls back at the deadline."""
     stable_target, canary_target = split(total, weight)
     # Never grow the stable revision back during a step: it was stepped down on purpose.
     stable = max(stable_target, min(seen.stable_desired, total - seen.canary_ready))
     needed = max(0, canary_target - seen.canary_placed)
-    if free_slots is None or needed == 0:
+    if room is None or needed == 0 or not room.fits:
         return ReplicaPlan(stable, canary_target, stepping_down=False)
+    free_slots = room.slots
     # Pods of the stable revision above its desired count are going away: their GPUs count.
     freeing = max(0, seen.stable_live - seen.stable_desired)
     slots = free_slots + (freeing * seen.stable_gpus // seen.canary_gpus if seen.canary_gpus else 0)

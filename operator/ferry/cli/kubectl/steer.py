@@ -50,7 +50,7 @@ def plan(
         )
     what = _what(rollout)
     if verb == "promote":
-        value = actions.action_value(rollout.revision, rollout.step)
+        value = actions.promote_value(rollout.revision, rollout.attempt, rollout.step)
         past = f"step {rollout.step}/{rollout.total_steps} ({rollout.step_weight}%)"
         if rollout.step == rollout.total_steps:
             past += ", the last: it becomes stable once every canary replica answers"
@@ -60,7 +60,7 @@ def plan(
             "waiting for the operator",
         )  # fmt: skip
     if verb == "promote-full":
-        value = actions.action_value(rollout.revision, actions.FULL)
+        value = actions.promote_value(rollout.revision, rollout.attempt, actions.FULL)
         return _set(
             annotations, actions.PROMOTE, value,
             f"promoted {ref} to 100% at once (from step {rollout.step}/{rollout.total_steps}): "
@@ -68,7 +68,7 @@ def plan(
             f"{ref}: full promotion already requested; waiting for the operator",
         )  # fmt: skip
     if verb == "abort":
-        value = actions.action_value(rollout.revision, rollout.attempt)
+        value = actions.abort_value(rollout.revision, rollout.attempt)
         return _set(
             annotations, actions.ABORT, value,
             f"aborted the rollout of {ref} at step {rollout.step}/{rollout.total_steps}: {what} "
@@ -76,7 +76,7 @@ def plan(
             f"(kubectl ferry retry {ref} to try it again)",
             f"{ref}: abort already requested; waiting for the operator",
         )  # fmt: skip
-    value = actions.action_value(rollout.revision)
+    value = actions.pause_value(rollout.revision)
     return _set(
         annotations, actions.PAUSE, value,
         f"paused {ref} at step {rollout.step}/{rollout.total_steps} ({rollout.step_weight}%): "
@@ -98,8 +98,8 @@ def _retry(ref: str, status: ModelDeploymentStatus, annotations: Mapping[str, st
             f"{ENDED[rollout.phase]} {rollout.revision}: nothing to retry"
         )
     attempt = rollout.attempt + 1
-    change: dict[str, str | None] = {actions.RETRY: actions.action_value(rollout.revision, attempt)}
-    # A promote or abort naming this revision would act on the new attempt at once.
+    change: dict[str, str | None] = {actions.RETRY: actions.retry_value(rollout.revision, attempt)}
+    # Stale once the new attempt starts (they name an earlier one); removed to keep it tidy.
     for key in (actions.ABORT, actions.PROMOTE):
         if key in annotations:
             change[key] = None
