@@ -25,7 +25,9 @@ print("\n".join(p["dependencies"]))' > requirements.txt \
  && pip install --no-cache-dir --no-index --find-links /wheels -c constraints.txt -r requirements.txt \
  && rm -f requirements.txt
 
-COPY README.md ./
+# pyproject.toml names README.md as the package's readme; its text does not matter here, and
+# copying it would rebuild the image at every README edit.
+RUN touch README.md
 COPY operator ./operator
 # The wheel force-includes the handler (pyproject.toml), so it must be there to build.
 COPY model-handlers/ferry_handler.py ./model-handlers/

@@ -96,6 +96,7 @@ class TorchServeProcess:
             await asyncio.wait_for(self.process.wait(), STOP_GRACE_SECONDS)
         # Java may outlive the wrapper for a few seconds; workers must not survive it.
         for _ in range(int(STOP_GRACE_SECONDS * 10)):
+            self._reap(group)
             if not self._group_alive(group):
                 return
             await asyncio.sleep(0.1)
@@ -105,6 +106,14 @@ class TorchServeProcess:
     def _signal_group(group: int, sig: signal.Signals) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(group, sig)
+
+    @staticmethod
+    def _reap(group: int) -> None:
+        """Collect the group's exited processes. In a pod ferry-serve is PID 1: Java, orphaned
+        when the wrapper exits, becomes its child, and a zombie still counts as alive."""
+        with contextlib.suppress(ChildProcessError):
+            while os.waitid(os.P_PGID, group, os.WEXITED | os.WNOHANG) is not None:
+                pass
 
     @staticmethod
     def _group_alive(group: int) -> bool:
