@@ -7,6 +7,7 @@ a change of Ferry's code, the code layer.
 """
 
 import json
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -64,7 +65,21 @@ def _collect_garbage(daemon: Containerd, some_image: str) -> None:
 
 
 def update_seed(cache: Path, images: Sequence[CachedImage]) -> Path:
-    """Import the images whose stamp the seed does not hold yet; drop images no longer built."""
+    """Import the images whose stamp the seed does not hold yet; drop images no longer built.
+
+    containerd 1.6 can leave a seed whose snapshot records disagree (an unpack then fails:
+    "parent snapshot ... does not exist"); the seed is then made again from nothing, once.
+    """
+    try:
+        return _update_seed(cache, images)
+    except ImagesError as error:
+        print(f"containerd seed: import failed ({error}); making the seed again", flush=True)
+        shutil.rmtree(cache / SEED)
+        (cache / RECORD).unlink(missing_ok=True)
+        return _update_seed(cache, images)
+
+
+def _update_seed(cache: Path, images: Sequence[CachedImage]) -> Path:
     root = cache / SEED
     imported = _recorded(cache) if root.is_dir() else {}
     stale = [image for image in images if imported.get(image.ref) != image.stamp]
