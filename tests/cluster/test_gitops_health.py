@@ -193,6 +193,7 @@ def test_a_rollout_paused_for_promotion_is_in_progress_and_suspended_until_promo
     assert argo.message.startswith("RolloutPaused: ")
     assert "paused" in argo.message
 
+    # The one step's pause, of this rollout's first attempt (ferry.rollout.actions).
     revision = obj["status"]["revision"]
     cluster.kubectl(
         "annotate",
@@ -200,7 +201,7 @@ def test_a_rollout_paused_for_promotion_is_in_progress_and_suspended_until_promo
         "canary",
         "-n",
         models.namespace,
-        f"serving.ferry.dev/promote={revision}/1",
+        f"serving.ferry.dev/promote={revision}/1/1",
     )
     obj, ks, argo = verdicts.when("canary", serves_its_spec, "2.0.0 promoted")
     assert obj["status"]["modelVersion"] == "2.0.0"
