@@ -123,6 +123,14 @@ def test_pods_follow_the_pod_contract() -> None:
     assert spec["automountServiceAccountToken"] is False
 
 
+def test_a_stopping_pod_answers_until_the_service_has_dropped_it() -> None:
+    spec = pod(model_deployment())
+    (serve,) = spec["containers"]
+    drain = serve["lifecycle"]["preStop"]["sleep"]["seconds"]
+    assert drain >= 2  # endpoints and kube-proxy take about a second to drop a pod
+    assert spec.get("terminationGracePeriodSeconds", 30) > drain + 5  # then TorchServe stops
+
+
 def test_config_map_holds_the_rendered_torchserve_and_launcher_config() -> None:
     body = with_spec(
         model_deployment(), "runtime.batching", {"maxBatchSize": 8, "maxBatchDelayMs": 20}

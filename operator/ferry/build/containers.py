@@ -29,6 +29,10 @@ def container_security() -> dict[str, Any]:
 # A replica turns Ready at a startup probe: a short period means it serves soon after loading.
 STARTUP_PERIOD_SECONDS: Final = 2
 READINESS_PERIOD_SECONDS: Final = 5
+# A pod told to stop keeps answering this long first: endpoints, kube-proxy's rules (or a
+# gateway) drop it a moment after its deletion, and requests routed meanwhile must not
+# meet a closed port. Within the default 30 s grace period, with TorchServe's stop after.
+DRAIN_SECONDS: Final = 5
 LIVENESS_PERIOD_SECONDS: Final = 10
 # The agent answers /livez within 2 s (it pings TorchServe with that timeout).
 LIVENESS_TIMEOUT_SECONDS: Final = 3
@@ -106,6 +110,7 @@ def serve_container(spec: ModelDeploymentSpec) -> dict[str, Any]:
         "resources": _resources(spec, gpus=True),
         "securityContext": container_security(),
         "volumeMounts": mounts,
+        "lifecycle": {"preStop": {"sleep": {"seconds": DRAIN_SECONDS}}},
         **_probes(spec),
     }
 
