@@ -12,7 +12,9 @@ import shutil
 from pathlib import Path
 
 from .commands import ImagesError, run
+from .containerd import containerd
 from .lock import locked
+from .seed import retags
 
 CONTENT_BLOBS = "io.containerd.content.v1.content/blobs"
 SNAPSHOT_TREES = "io.containerd.snapshotter.v1.overlayfs/snapshots/*/fs"
@@ -47,4 +49,9 @@ def clone_seed(seed: Path, dest: Path) -> Path:
         for tree in linked:
             # cp -a keeps owners, modes and xattrs (overlay's opaque-directory marks).
             run(["cp", "-a", "--link", str(tree), str(dest / tree.relative_to(seed))])
+        moved = retags(seed.parent)
+    if moved:  # another checkout's `make images` ran last: this one's builds are held too
+        with containerd(dest) as daemon:
+            for stamped, plain in moved:
+                daemon.ctr("images", "tag", "--force", stamped, plain)
     return dest
