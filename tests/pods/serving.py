@@ -98,7 +98,9 @@ class RealModels(ModelDeployments):
         return self.wait_condition(name, "Ready", "True", "Serving", timeout=timeout)
 
 
-def predict(url: str, rows: list[list[float]], timeout: float = 10) -> tuple[int, Any]:
+def predict(
+    url: str, rows: list[list[float]], timeout: float | tuple[float, float] = 10
+) -> tuple[int, Any]:
     """POST one instance batch; (status, parsed JSON or text)."""
     answer = requests.post(url, json={"data": rows}, timeout=timeout)
     try:
@@ -107,13 +109,15 @@ def predict(url: str, rows: list[list[float]], timeout: float = 10) -> tuple[int
         return answer.status_code, answer.text
 
 
-def first_answer(url: str, rows: list[list[float]], within: float = 10) -> tuple[int, Any]:
+def first_answer(url: str, rows: list[list[float]], within: float = 30) -> tuple[int, Any]:
     """The first HTTP answer to a prediction, retried while nothing answers: kube-proxy
-    writes a Service's rules up to a second or so after its pods turn Ready."""
+    writes a Service's rules up to a second or so after its pods turn Ready. Each try
+    connects within a second: a SYN sent before the rules exist is tracked by conntrack
+    without the DNAT, so its retransmissions never reach a pod, however long one waits."""
     deadline = time.monotonic() + within
     while True:
         try:
-            return predict(url, rows)
+            return predict(url, rows, timeout=(1, 10))
         except requests.ConnectionError:
             if time.monotonic() > deadline:
                 raise
