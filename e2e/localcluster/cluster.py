@@ -153,7 +153,7 @@ class LocalCluster(ClusterAccess):
             )
         if not self.want_real_node:
             return None
-        node.check_host()
+        node.check_host(self._layout)
         return node.seed(self.cache)
 
     def _healthy(self) -> bool:

@@ -42,8 +42,20 @@ KUBELET_LOG_LINKS = Path("/var/log/containers")
 SHIM_SOCKETS = Path("/run/containerd/s")
 
 
-def check_host() -> None:
+# The longest Unix socket path the kubelet binds below its root dir (pod-resources/<id>):
+# sun_path holds 107 bytes and a longer run directory fails with EINVAL deep in its log.
+KUBELET_SOCKET_TAIL = len("/pod-resources/1234567890")
+SUN_PATH_MAX = 107
+
+
+def check_host(layout: NodeLayout) -> None:
     """Fail, naming the fix, when the machine cannot run a real node."""
+    longest = len(str(layout.kubelet_root.resolve())) + KUBELET_SOCKET_TAIL
+    if longest > SUN_PATH_MAX:
+        raise ClusterError(
+            f"the run directory {layout.run_dir} is too long for the kubelet's sockets"
+            f" ({longest} > {SUN_PATH_MAX} bytes): choose a shorter --run-dir"
+        )
     missing = {pkg for tool, pkg in HOST_TOOLS.items() if not shutil.which(tool)}
     if not all((node_config.CNI_BIN_DIR / p).is_file() for p in CNI_PLUGINS):
         missing.add("containernetworking-plugins")

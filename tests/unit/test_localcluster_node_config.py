@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from e2e.localcluster import node_config
+from e2e.localcluster import node, node_config
 from e2e.localcluster.node_config import NodeLayout
+from e2e.localcluster.processes import ClusterError
 from e2e.localcluster.realnode import RealNode
 from e2e.localcluster.slots import Slot
 
@@ -92,3 +93,9 @@ def test_placement_selects_the_real_node_and_tolerates_its_taint() -> None:
         "10.86.3.2",
         "10.99.0.0/16",
     )
+
+
+def test_a_run_directory_too_long_for_the_kubelets_sockets_is_refused_naming_the_option() -> None:
+    deep = NodeLayout(Path("/tmp") / ("d" * 80) / "localcluster")
+    with pytest.raises(ClusterError, match=r"too long for the kubelet's sockets.*--run-dir"):
+        node.check_host(deep)
