@@ -1,14 +1,13 @@
-"""Fixtures of the e2e tier: charts/ferry installed by `helm install`, one release per module,
-and ModelDeployments in a namespace per test."""
+"""Fixtures of the e2e tier: charts/ferry installed by `helm install` (its operator in a pod
+on the real node), one release per module, and ModelDeployments in a namespace per test."""
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 
 from e2e.localcluster import ClusterAccess
 from tests.cluster import operator_harness as harness
-from tests.e2e.release import ReleaseOperator, operator_of, release_namespace
+from tests.e2e.release import ReleaseOperator, release_namespace
 
 models = harness.models  # ModelDeployments in `namespace`, read with an admin client
 
@@ -21,15 +20,12 @@ def namespace(restricted_namespace: str) -> str:
 
 @pytest.fixture(scope="module")
 def ferry_release(
-    cluster: ClusterAccess,
-    service_account_kubeconfig: Callable[[str, str], Path],
-    tmp_path_factory: pytest.TempPathFactory,
+    cluster: ClusterAccess, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ReleaseOperator]:
     """The chart installed for this module (its own release and namespace), its operator
-    running as the release's ServiceAccount; the chart's RBAC must never refuse it."""
-    work_dir = tmp_path_factory.mktemp("release")
-    with release_namespace(cluster, work_dir) as release:
+    running in the release's pod; the chart's RBAC must never refuse it."""
+    with release_namespace(cluster, tmp_path_factory.mktemp("release")) as release:
         release.install()
-        with operator_of(release, service_account_kubeconfig, work_dir) as operator:
-            yield operator
-        assert operator.refusals() == [], f"RBAC refused the operator; logs in {work_dir}"
+        operator = ReleaseOperator(release)
+        yield operator
+        assert operator.refusals() == [], "RBAC refused the operator"

@@ -1,29 +1,33 @@
-"""The chart installed by a real `helm install`, and the operator running as its release.
+"""The chart installed by a real `helm install`, its operator running in the pod it creates.
 
-No container runs on this cluster (kwok plays the kubelets), so the operator pod Helm
-creates is admitted, scheduled and marked Ready but does nothing. The operator runs here as a
-local process instead, exactly as that pod would: authenticated with a token of the
-ServiceAccount the release created, and with the FERRY_* settings the release gave the pod.
+The release's operator pod runs the operator image built here (`localhost/ferry/operator`)
+on the local cluster's real node, with exactly the chart's ServiceAccount, RBAC and
+settings; it reaches the API server through the `kubernetes` Service. Only the values a
+local cluster needs are set: where the images come from, the node to run on (the real one;
+the others are simulated), and shorter resync and retry delays so tests run fast.
 """
 
 import contextlib
 import json
 import os
+import re
+import signal
 import subprocess
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from kubernetes import client
 
-from e2e.demo_operator import CHART, helm_binary, start_operator
+from e2e.chart_values import local_values
+from e2e.demo_operator import CHART, helm_binary
 from e2e.localcluster import ClusterAccess
-from tests.cluster.operator_harness import RESTRICTED, RunningOperator
+from tests.cluster.operator_harness import RESTRICTED
 
-# Settings that name this machine's ports rather than the pod's.
-LOCAL_SETTINGS = frozenset({"FERRY_HEALTH_PORT", "FERRY_METRICS_PORT"})
+_DENIED = re.compile(r'forbidden: User "system:serviceaccount:[^"]+" cannot')
 
 
 @dataclass
@@ -49,8 +53,14 @@ class HelmRelease:
         return done
 
     def install(self) -> subprocess.CompletedProcess[str]:
-        """`helm install --wait`: returns once the operator's Deployment is available."""
-        return self.helm("install", self.name, str(CHART), "--wait", "--timeout", "120s")
+        """`helm install --wait`: returns once the operator's pod is ready (it answers
+        /healthz, which kopf serves once it watches)."""
+        self.helm_home.mkdir(parents=True, exist_ok=True)
+        values = self.helm_home / "values.yaml"
+        values.write_text(yaml.safe_dump(local_values(self.cluster)))
+        return self.helm(
+            "install", self.name, str(CHART), "-f", str(values), "--wait", "--timeout", "180s"
+        )
 
     def status(self) -> dict[str, Any]:
         shown: dict[str, Any] = json.loads(self.helm("status", self.name, "-o", "json").stdout)
@@ -58,19 +68,6 @@ class HelmRelease:
 
     def uninstall(self) -> subprocess.CompletedProcess[str]:
         return self.helm("uninstall", self.name, "--wait", "--timeout", "120s")
-
-    def operator_settings(self) -> dict[str, str]:
-        """The FERRY_* values the release put into its operator pod (names without the
-        prefix, as `start_operator` takes them), except the ports of this machine."""
-        with self.cluster.api_client() as api:
-            deployment = client.AppsV1Api(api).read_namespaced_deployment(self.name, self.namespace)
-        (container,) = deployment.spec.template.spec.containers
-        return {
-            var.name.removeprefix("FERRY_"): var.value
-            for var in container.env
-            if var.name.startswith("FERRY_") and var.value is not None
-            and var.name not in LOCAL_SETTINGS
-        }  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -97,57 +94,71 @@ def release_namespace(cluster: ClusterAccess, work_dir: Path) -> Iterator[HelmRe
 
 @dataclass
 class ReleaseOperator:
-    """The operator of one release, run here as the release's ServiceAccount; it can be
-    stopped and started again, and every run's log is kept."""
+    """The operator pod of one release: killed and started again as a node loss and a
+    rescheduling would, its logs and metrics read as a user reads them."""
 
     release: HelmRelease
-    kubeconfig: Path  # a token of the release's ServiceAccount
-    log_dir: Path
-    runs: list[RunningOperator] = field(default_factory=list)
+    logs: list[str] = field(default_factory=list)  # of earlier pods, kept when they go
 
     @property
-    def running(self) -> RunningOperator:
-        return self.runs[-1]
+    def cluster(self) -> ClusterAccess:
+        return self.release.cluster
 
-    def start(self) -> RunningOperator:
-        log = self.log_dir / f"operator-{self.release.name}-{len(self.runs) + 1}.log"
-        process = start_operator(
-            self.kubeconfig,
-            self.release.namespace,
-            self.release.name,
-            log,
-            **self.release.operator_settings(),
+    def pod(self) -> Any:
+        with self.cluster.api_client() as api:
+            pods = client.CoreV1Api(api).list_namespaced_pod(self.release.namespace).items
+        (running,) = [p for p in pods if not p.metadata.deletion_timestamp]
+        return running
+
+    def log(self) -> str:
+        """This pod's log (the operator writes to stdout)."""
+        shown = self.cluster.kubectl(
+            "logs", "-n", self.release.namespace, f"deployment/{self.release.name}", check=False
         )
-        self.runs.append(RunningOperator(self.release.namespace, self.release.name, process))
-        return self.running
-
-    def stop(self) -> None:
-        """SIGTERM, as Kubernetes stops a pod."""
-        if self.runs and self.running.process.process.poll() is None:
-            self.running.process.stop()
+        return shown.stdout
 
     def kill(self) -> None:
-        """SIGKILL, as when the operator is OOM-killed or its node dies."""
-        self.running.process.process.kill()
-        self.running.process.process.wait()
+        """SIGKILL, as the OOM killer or a dying node ends it, and no pod to replace it
+        meanwhile (the real node cordoned): the real node's containers are processes of
+        this machine, found by their pod's cgroup."""
+        pod = self.pod()
+        self.logs.append(self.log())
+        node = self.cluster.real_node.name
+        self.cluster.kubectl("cordon", node)
+        killed = _kill_pod_processes(pod.metadata.uid)
+        assert killed, f"no process of pod {pod.metadata.name} found to kill"
+        self.cluster.kubectl(
+            "delete", "pod", "-n", self.release.namespace, pod.metadata.name,
+            "--grace-period=0", "--force",
+        )  # fmt: skip
+
+    def start(self) -> None:
+        """Scheduled again (the node back): a new pod, ready once it watches."""
+        self.cluster.kubectl("uncordon", self.cluster.real_node.name)
+        self.cluster.kubectl(
+            "rollout", "status", "-n", self.release.namespace,
+            f"deployment/{self.release.name}", "--timeout=120s",
+        )  # fmt: skip
 
     def refusals(self) -> list[str]:
-        """RBAC denials in the log of any run."""
-        return [line for run in self.runs for line in run.refusals()]
+        """RBAC denials in the log of any pod this release ran."""
+        return [line for log in [*self.logs, self.log()] for line in log.splitlines()
+                if _DENIED.search(line)]  # fmt: skip
 
 
-@contextlib.contextmanager
-def operator_of(
-    release: HelmRelease,
-    service_account_kubeconfig: Callable[[str, str], Path],
-    log_dir: Path,
-) -> Iterator[ReleaseOperator]:
-    """Start the release's operator; stop it afterwards (if the test has not)."""
-    operator = ReleaseOperator(
-        release, service_account_kubeconfig(release.namespace, release.name), log_dir
-    )
-    operator.start()
-    try:
-        yield operator
-    finally:
-        operator.stop()
+def _kill_pod_processes(pod_uid: str) -> list[int]:
+    """SIGKILL every process whose cgroup is the pod's (the kubelet's cgroupfs layout puts
+    them under .../pod<uid>/...); returns their pids."""
+    killed = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdecimal():
+            continue
+        try:
+            cgroups = (proc / "cgroup").read_text()
+        except OSError:
+            continue
+        if f"pod{pod_uid}" in cgroups:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(proc.name), signal.SIGKILL)
+                killed.append(int(proc.name))
+    return killed

@@ -1,23 +1,24 @@
 """Install and uninstall: from `helm install` to `helm uninstall`, as the chart's NOTES say.
 
 World: the session's local control plane (real API server, RBAC, Pod Security admission,
-controllers and scheduler; kwok nodes and pods). charts/ferry is installed by the helm binary
-built here into a namespace that enforces Pod Security `restricted`. kwok admits and "runs"
-the operator pod without running its container, so the operator runs as a local process
-with a token of the ServiceAccount the release created (tests/e2e/release.py).
+controllers and scheduler; kwok nodes and pods for the models, one real kubelet node).
+charts/ferry is installed by the helm binary built here into a namespace that enforces Pod
+Security `restricted`; its operator pod runs the operator image on the real node
+(tests/e2e/release.py).
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from kubernetes import client
 
 from e2e.demo_operator import CRD, REPO
+from e2e.images import OPERATOR_IMAGE
 from e2e.localcluster import ClusterAccess
 from tests.cluster.helpers import eventually
 from tests.cluster.operator_harness import ModelDeployments
-from tests.e2e.release import HelmRelease, operator_of, release_namespace
+from tests.e2e.release import HelmRelease, ReleaseOperator, release_namespace
 
 pytestmark = pytest.mark.e2e
 
@@ -42,8 +43,6 @@ def test_install_serve_and_uninstall_in_the_documented_order(
     cluster: ClusterAccess,
     release: HelmRelease,
     models: ModelDeployments,
-    service_account_kubeconfig: Callable[[str, str], Path],
-    tmp_path: Path,
 ) -> None:
     installed = release.install()
     assert "PodSecurity" not in installed.stderr, installed.stderr
@@ -58,25 +57,22 @@ def test_install_serve_and_uninstall_in_the_documented_order(
     assert pod.spec.service_account_name == release.name
     assert {c.type: c.status for c in pod.status.conditions}["Ready"] == "True"
 
-    with operator_of(release, service_account_kubeconfig, tmp_path) as operator:
-        as_operator = ClusterAccess(operator.kubeconfig, cluster.bin_dir)
-        whoami = as_operator.kubectl(
-            "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"
-        ).stdout
-        assert whoami == f"system:serviceaccount:{release.namespace}:{release.name}"
-        models.apply(CPU_EXAMPLE)
-        cluster.kubectl(
-            "wait", "-n", models.namespace, "--for=condition=Ready", "md/tiny-mlp",
-            "--timeout=60s",
-        )  # fmt: skip
-        # Uninstall step 1, while the operator runs (only this test's namespace: the NOTES
-        # say --all-namespaces, which here would take other tests' models too).
-        cluster.kubectl(
-            "delete", "modeldeployments", "--all", "-n", models.namespace, "--wait",
-            "--timeout=30s",
-        )  # fmt: skip
-    # The operator stops as its pod would when step 2 deletes the Deployment.
-    assert operator.refusals() == [], f"RBAC refused the operator: {operator.running.log}"
+    assert pod.spec.node_name == cluster.real_node.name  # a real container, not kwok
+    (container,) = pod.spec.containers
+    assert container.image == OPERATOR_IMAGE
+    operator = ReleaseOperator(release)
+    models.apply(CPU_EXAMPLE)
+    cluster.kubectl(
+        "wait", "-n", models.namespace, "--for=condition=Ready", "md/tiny-mlp",
+        "--timeout=60s",
+    )  # fmt: skip
+    # Uninstall step 1, while the operator runs (only this test's namespace: the NOTES
+    # say --all-namespaces, which here would take other tests' models too).
+    cluster.kubectl(
+        "delete", "modeldeployments", "--all", "-n", models.namespace, "--wait",
+        "--timeout=30s",
+    )  # fmt: skip
+    assert operator.refusals() == [], f"RBAC refused the operator: {operator.log()}"
 
     release.uninstall()
     gone = release.helm("status", release.name, check=False)

@@ -1,10 +1,10 @@
 """A model's life with the chart installed: serve, scale, a bad version that never takes over,
 back to the good one, delete.
 
-World: the session's local control plane with kwok nodes and pods; charts/ferry installed by
-`helm install` for this module, its operator running as a local process with the release's
-ServiceAccount token and settings (tests/e2e/release.py). kwok's `never-ready` stage, set
-through spec.podMetadata, plays a model version that never finishes loading.
+World: the session's local control plane with kwok nodes and pods for the models;
+charts/ferry installed by `helm install` for this module, its operator pod on the real node
+(tests/e2e/release.py). kwok's `never-ready` stage, set through spec.podMetadata, plays a
+model version that never finishes loading.
 """
 
 import json
