@@ -73,8 +73,8 @@ test-e2e: venv binaries images
 test: lint binaries images
 	$(PY) -m pytest -m "unit or cluster or torchserve or pods or e2e"
 
-# The local cluster, the CRD and the chart's RBAC, the operator as the chart's ServiceAccount,
-# the examples reaching Ready, and a tampered artifact reported precisely (e2e/demo.py).
+# Ferry installed with Helm on the local cluster; on real pods a packaged model served, a
+# tampered artifact refused, a canary promoted under load, a bad version rolled back.
 demo: venv binaries images
 	$(PY) -m e2e.demo
 
