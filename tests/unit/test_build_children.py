@@ -10,6 +10,7 @@ from ferry.api.parse import parse_model_deployment
 from ferry.build.children import Shape, desired_children
 from ferry.build.network import OperatorIdentity
 from ferry.build.workload import revision_of
+from ferry.runtime.supervisor import STOP_GRACE_SECONDS
 from ferry.torchserve.config import ServingConfig, render_config_properties
 from ferry.torchserve.settings import ServeSettings
 from tests.unit.md_samples import SHA, model_deployment, with_spec
@@ -17,6 +18,7 @@ from tests.unit.pod_security import restricted_violations
 
 pytestmark = pytest.mark.unit
 
+KUBERNETES_DEFAULT_GRACE_SECONDS = 30  # a pod's terminationGracePeriodSeconds when unset
 OPERATOR = OperatorIdentity("ferry-system", {"app.kubernetes.io/name": "ferry"})
 
 
@@ -124,11 +126,15 @@ def test_pods_follow_the_pod_contract() -> None:
 
 
 def test_a_stopping_pod_answers_until_the_service_has_dropped_it() -> None:
+    """The kubelet runs the preStop `sleep` action (Kubernetes >= 1.30) before SIGTERM; the
+    sleep and ferry-serve's stop of TorchServe (SIGKILL after STOP_GRACE_SECONDS) fit the
+    grace period, so the kubelet never kills a stop short."""
     spec = pod(model_deployment())
     (serve,) = spec["containers"]
     drain = serve["lifecycle"]["preStop"]["sleep"]["seconds"]
     assert drain >= 2  # endpoints and kube-proxy take about a second to drop a pod
-    assert spec.get("terminationGracePeriodSeconds", 30) > drain + 5  # then TorchServe stops
+    grace = spec.get("terminationGracePeriodSeconds", KUBERNETES_DEFAULT_GRACE_SECONDS)
+    assert drain + STOP_GRACE_SECONDS < grace, (drain, STOP_GRACE_SECONDS, grace)
 
 
 def test_config_map_holds_the_rendered_torchserve_and_launcher_config() -> None:
