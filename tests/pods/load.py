@@ -44,6 +44,8 @@ class Response:
 @dataclass
 class LoadResult:
     responses: list[Response] = field(default_factory=list)
+    started_at: float = 0.0  # wall clock (time.time()) when the loop started: relates
+    # `Response.sent_at` to timestamps in the API (status, events)
 
     def statuses(self) -> Counter[int]:
         return Counter(r.status for r in self.responses)
@@ -108,6 +110,7 @@ class LoadLoop:
 
     def start(self) -> "LoadLoop":
         self._started = time.monotonic()
+        self._result.started_at = time.time()
         for thread in self._threads:
             thread.start()
         return self
@@ -129,7 +132,8 @@ class LoadLoop:
     def result(self) -> LoadResult:
         """What has been answered so far, in the order requests were sent."""
         with self._lock:
-            return LoadResult(sorted(self._result.responses, key=lambda r: r.index))
+            ordered = sorted(self._result.responses, key=lambda r: r.index)
+            return LoadResult(ordered, self._result.started_at)
 
     def __enter__(self) -> "LoadLoop":
         return self.start()
