@@ -47,7 +47,7 @@ from e2e.localcluster import LocalCluster
 from e2e.localcluster.realnode import RealNode
 from ferry.api.parse import DefaultImages
 from tests.pods.artifact_server import ArtifactServer
-from tests.pods.artifacts import PackagedModel, build_models
+from tests.pods.artifacts import PackagedModel, PodModels, build_models
 from tests.pods.serving import model_deployment
 
 RESTRICTED = {
@@ -269,7 +269,12 @@ def main() -> None:
             cluster.down()
 
 
-def run(cluster: LocalCluster, work: Path, args: argparse.Namespace) -> None:
+@contextmanager
+def operator_world(
+    cluster: LocalCluster, work: Path
+) -> Iterator[tuple[PodModels, client.ApiClient]]:
+    """The operator running with the chart's RBAC (as the tests run it) and every model
+    version packaged and served from the host: what a benchmark on real pods needs."""
     cluster.kubectl("create", "namespace", "ferry-system")
     objects = render_chart("ferry", "ferry-system")
     install_access(cluster, [o for o in objects if o["kind"] in ACCESS_KINDS])
@@ -278,16 +283,21 @@ def run(cluster: LocalCluster, work: Path, args: argparse.Namespace) -> None:
     )
     (work / "artifacts").mkdir()
     with ArtifactServer(cluster.real_node.host_ip, work / "artifacts") as server:
-        model = build_models(server.directory, server.url).v1
+        models = build_models(server.directory, server.url)
         operator = start_operator(
             kubeconfig, "ferry-system", "ferry", work / "operator.log",
             SERVING_IMAGE_CPU=SERVING_IMAGE,
         )  # fmt: skip
         try:
             with cluster.api_client() as api:
-                compare(Bench(cluster, model, api), args)
+                yield models, api
         finally:
             operator.stop()
+
+
+def run(cluster: LocalCluster, work: Path, args: argparse.Namespace) -> None:
+    with operator_world(cluster, work) as (models, api):
+        compare(Bench(cluster, models.v1, api), args)
 
 
 def compare(bench: Bench, args: argparse.Namespace) -> None:

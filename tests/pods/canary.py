@@ -11,6 +11,7 @@ status the API server stored, so analysis records and shares that lasted one int
 still there after the rollout ended (`status.rollout` goes with a promotion).
 """
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -67,6 +68,7 @@ class Trial:
     recorder: r.Recorder  # every change of the model's Deployments, pods and status
     events: list[r.Event]  # the model's Events since the apply
     load: LoadResult  # every request, from before the apply to after the settling
+    applied_at: float  # wall clock (time.time()) just before the apply
 
     @property
     def statuses(self) -> list[dict[str, Any]]:
@@ -120,6 +122,13 @@ def rolled_back(version: str) -> Callable[[dict[str, Any]], bool]:
     return accept
 
 
+def promoted_to(version: str) -> Callable[[dict[str, Any]], bool]:
+    def accept(status: dict[str, Any]) -> bool:
+        return status.get("modelVersion") == version and not status.get("canaryRevision")
+
+    return accept
+
+
 def roll_out(
     stable: Stable,
     model: PackagedModel,
@@ -147,6 +156,7 @@ def roll_out(
         ) as load,
     ):
         earlier = len(r.events(models, NAME))
+        applied_at = time.time()
         models.apply_md(document)
         final = r.wait_status(models, NAME, until, f"{model.version}: the end", timeout)
         settled_on(stable, settles_on)
@@ -158,4 +168,4 @@ def roll_out(
             f"{AFTER_SECONDS} s more of requests answered",
         )
     events = r.events(models, NAME)[earlier:]
-    return Trial(model.version, final, recorder, events, load.result())
+    return Trial(model.version, final, recorder, events, load.result(), applied_at)

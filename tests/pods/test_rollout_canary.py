@@ -24,7 +24,6 @@ another version in the spec) and rolls a version out beside it.
 
 import math
 import re
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -38,6 +37,7 @@ from tests.pods.canary import (
     REPLICAS,
     Stable,
     Trial,
+    promoted_to,
     roll_out,
     rolled_back,
     serve_stable,
@@ -249,13 +249,6 @@ def test_too_little_traffic_holds_the_step_says_so_and_rolls_back_at_the_deadlin
     # A good version, so the clients saw nothing wrong, from either revision.
     assert trial.load.failures() == [], trial.load.statuses()
     assert {trial.answered_by(pod_models, x) for x in trial.load.responses} == {"v1", "v2"}
-
-
-def promoted_to(version: str) -> Callable[[dict[str, Any]], bool]:
-    def accept(status: dict[str, Any]) -> bool:
-        return status.get("modelVersion") == version and not status.get("canaryRevision")
-
-    return accept
 
 
 def sent_between(trial: Trial, start: str, end: str, *, settle: float = 0) -> list[Response]:
