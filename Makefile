@@ -36,6 +36,7 @@ constraints: venv
 binaries:
 	bash e2e/localcluster/build.sh
 	bash e2e/gitops/build.sh
+	bash e2e/metrics-server/build.sh
 
 # Built with buildah from the Dockerfiles, without Docker or a registry, only when their
 # inputs changed; archives and the containerd seed live in $(FERRY_CACHE) (docs/images.md).

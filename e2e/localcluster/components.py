@@ -6,7 +6,7 @@ from pathlib import Path
 import yaml
 
 from e2e.localcluster.nodes import KWOK_NODE_ANNOTATION
-from e2e.localcluster.pki import Pki
+from e2e.localcluster.pki import FRONT_PROXY_CLIENT, Pki
 
 BINARIES = (
     "etcd",
@@ -78,6 +78,16 @@ class Plan:
             "--kubelet-preferred-address-types=InternalIP,Hostname",
             f"--kubelet-client-certificate={pki.kubelet_client_cert}",
             f"--kubelet-client-key={pki.kubelet_client_key}",
+            # API aggregation (metrics.k8s.io from metrics-server, for an HPA on CPU): the
+            # apiserver proxies with this client certificate and the user in headers, and
+            # publishes the CA and names in kube-system/extension-apiserver-authentication.
+            f"--proxy-client-cert-file={pki.front_proxy_client_cert}",
+            f"--proxy-client-key-file={pki.front_proxy_client_key}",
+            f"--requestheader-client-ca-file={pki.ca_cert}",
+            f"--requestheader-allowed-names={FRONT_PROXY_CLIENT}",
+            "--requestheader-username-headers=X-Remote-User",
+            "--requestheader-group-headers=X-Remote-Group",
+            "--requestheader-extra-headers-prefix=X-Remote-Extra-",
             # Real clusters allow privileged pods; PodSecurity admission is what refuses them.
             "--allow-privileged=true",
             "--profiling=false",

@@ -13,6 +13,10 @@ from cryptography.x509.oid import NameOID
 
 _VALIDITY = datetime.timedelta(days=365)
 _CA = "ferry-local-ca"
+# The CN aggregated API servers accept X-Remote-User headers from (--requestheader-allowed-
+# names). kubeadm signs it with a CA of its own; here the cluster CA signs it and the allowed
+# name keeps every other certificate of that CA from asserting users through the headers.
+FRONT_PROXY_CLIENT = "front-proxy-client"
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,9 @@ class Pki:
     # The apiserver's identity towards kubelets (logs, exec, port-forward).
     kubelet_client_cert: Path
     kubelet_client_key: Path
+    # The apiserver's identity towards aggregated APIs (metrics-server): the front proxy.
+    front_proxy_client_cert: Path
+    front_proxy_client_key: Path
 
 
 def _write_key(path: Path, key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> None:
@@ -112,6 +119,8 @@ def create_pki(directory: Path, apiserver_ips: tuple[str, ...]) -> Pki:
         admin_token=secrets.token_urlsafe(32),
         kubelet_client_cert=directory / "apiserver-kubelet-client.crt",
         kubelet_client_key=directory / "apiserver-kubelet-client.key",
+        front_proxy_client_cert=directory / f"{FRONT_PROXY_CLIENT}.crt",
+        front_proxy_client_key=directory / f"{FRONT_PROXY_CLIENT}.key",
     )
     pki.ca_cert.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
     _write_key(pki.ca_key, ca_key)
@@ -126,6 +135,7 @@ def create_pki(directory: Path, apiserver_ips: tuple[str, ...]) -> Pki:
     pki.token_file.write_text(f'{pki.admin_token},admin,admin-uid,"system:masters"\n')
     pki.token_file.chmod(0o600)
     issue(pki, "apiserver-kubelet-client", "kube-apiserver-kubelet-client", ("system:masters",))
+    issue(pki, FRONT_PROXY_CLIENT, FRONT_PROXY_CLIENT)
     return pki
 
 
