@@ -21,6 +21,7 @@ from e2e.localcluster import ClusterAccess
 from tests.cluster.operator_harness import RunningOperator, operator_running
 from tests.pods.artifact_server import ArtifactServer
 from tests.pods.artifacts import PodModels, build_models
+from tests.pods.scaling import AUTOSCALE_INTERVAL_SECONDS
 from tests.pods.serving import RealModels
 
 
@@ -45,12 +46,15 @@ def pods_operator(
     service_account_kubeconfig: Callable[[str, str], Path],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[RunningOperator]:
-    """One operator for the tier, with the chart's RBAC; it must never be refused."""
+    """One operator for the tier, with the chart's RBAC; it must never be refused. Only
+    ModelDeployments with spec.autoscaling are evaluated, so the short interval changes
+    nothing for the other tests."""
     with operator_running(
         cluster,
         service_account_kubeconfig,
         tmp_path_factory.mktemp("operator"),
         SERVING_IMAGE_CPU=SERVING_IMAGE,
+        AUTOSCALE_INTERVAL_SECONDS=str(AUTOSCALE_INTERVAL_SECONDS),
     ) as running:
         yield running
         assert running.refusals() == [], f"the chart's RBAC refused the operator: {running.log}"

@@ -118,6 +118,11 @@ class LoadLoop:
     def stop(self) -> None:
         self._stop.set()
 
+    @property
+    def started(self) -> float:
+        """`time.monotonic()` when the loop started: responses' `sent_at` count from here."""
+        return self._started
+
     def wait(self, timeout: float | None = None) -> LoadResult:
         """Until the loop has sent everything it will send (its bounds end it)."""
         deadline = time.monotonic() + (
