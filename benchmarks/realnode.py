@@ -271,10 +271,11 @@ def main() -> None:
 
 @contextmanager
 def operator_world(
-    cluster: LocalCluster, work: Path
+    cluster: LocalCluster, work: Path, **settings: str
 ) -> Iterator[tuple[PodModels, client.ApiClient]]:
-    """The operator running with the chart's RBAC (as the tests run it) and every model
-    version packaged and served from the host: what a benchmark on real pods needs."""
+    """The operator running with the chart's RBAC (as the tests run it; extra FERRY_*
+    `settings`) and every model version packaged and served from the host: what a
+    benchmark on real pods needs."""
     cluster.kubectl("create", "namespace", "ferry-system")
     objects = render_chart("ferry", "ferry-system")
     install_access(cluster, [o for o in objects if o["kind"] in ACCESS_KINDS])
@@ -286,7 +287,7 @@ def operator_world(
         models = build_models(server.directory, server.url)
         operator = start_operator(
             kubeconfig, "ferry-system", "ferry", work / "operator.log",
-            SERVING_IMAGE_CPU=SERVING_IMAGE,
+            SERVING_IMAGE_CPU=SERVING_IMAGE, **settings,
         )  # fmt: skip
         try:
             with cluster.api_client() as api:
