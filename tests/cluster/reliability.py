@@ -3,7 +3,10 @@ with its own operator, and snapshots of what a user would compare before and aft
 """
 
 import contextlib
+import random
 import re
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,3 +142,44 @@ def private_world(work_dir: Path, resync_seconds: float = 10) -> Iterator[Privat
                 models.close()
     finally:
         cluster.down()
+
+
+class Chaos:
+    """Kills the operator (SIGKILL, as an OOM kill or a lost node does) after seeded random
+    intervals and starts a new process `restart_after` seconds later, as its Deployment
+    would. Stops by itself after `limit` kills, and when the block ends (an operator is then
+    running again)."""
+
+    def __init__(
+        self,
+        operator: RunningOperator,
+        seed: int,
+        every: tuple[float, float] = (20, 120),
+        restart_after: float = 1.0,
+        limit: int = 10,
+    ) -> None:
+        self.operator = operator
+        self.schedule = random.Random(seed)
+        self.every = every
+        self.restart_after = restart_after
+        self.limit = limit
+        self.kills: list[float] = []  # monotonic times
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="chaos", daemon=True)
+
+    def __enter__(self) -> "Chaos":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while len(self.kills) < self.limit:
+            if self._stop.wait(self.schedule.uniform(*self.every)):
+                return
+            self.operator.kill()
+            self.kills.append(time.monotonic())
+            self._stop.wait(self.restart_after)  # restarted even when the block just ended
+            self.operator.start_again()
