@@ -19,6 +19,12 @@ API_WRITES: Final = Counter(
     "Write requests the operator sent to the API server, by verb and resource.",
     ["verb", "resource"],
 )
+API_READS: Final = Counter(
+    "ferry_api_reads_total",
+    "Read requests the reconciles sent to the API server (not the watches), by verb (get or"
+    " list) and resource.",
+    ["verb", "resource"],
+)
 API_ERRORS: Final = Counter(
     "ferry_api_errors_total",
     "Requests the API server refused or that failed in transit, by verb and resource.",

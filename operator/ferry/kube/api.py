@@ -1,7 +1,7 @@
 """A small JSON-in, JSON-out client over the official `kubernetes` ApiClient.
 
 Objects stay plain dicts end to end (the builders produce dicts; typed client models would
-only convert them back and forth). Every write is counted in the operator's metrics.
+only convert them back and forth). Every request is counted in the operator's metrics.
 """
 
 import json
@@ -59,6 +59,7 @@ class KubeApi:
         self._timeout = timeout_seconds
 
     def get(self, resource: Resource, namespace: str, name: str) -> dict[str, Any] | None:
+        metrics.API_READS.labels(verb="get", resource=resource.plural).inc()
         try:
             return self._request("GET", resource, resource.path(namespace, name))
         except ApiError as error:
@@ -70,6 +71,7 @@ class KubeApi:
         self, resource: Resource, namespace: str = "", query: list[tuple[str, str]] | None = None
     ) -> list[dict[str, Any]]:
         """Objects in `namespace` ("" for all namespaces, or a cluster-scoped kind)."""
+        metrics.API_READS.labels(verb="list", resource=resource.plural).inc()
         result = self._request("GET", resource, resource.path(namespace), query=query)
         items: list[dict[str, Any]] = result.get("items") or []
         # List items carry no apiVersion/kind; the callers rely on both.
