@@ -113,7 +113,9 @@ def evaluate(
             for kept in c.merge(previous.conditions, verdicts, md.generation, now)
             if kept.type != CONFLICT or md.spec.autoscaling is not None
         ],
-        replicas=sum(seen.deployments[r].replicas for r in ctx.serving if r in seen.deployments),
+        # From the pods, as readyReplicas is: the Deployment's own count lags them, and
+        # would cost a status write of its own.
+        replicas=sum(facts[r].live for r in ctx.serving if r in facts),
         ready_replicas=ready,
         selector=selector(md),
         revision=target,
