@@ -6,16 +6,20 @@ child and pod Ferry labels as its own, and the HorizontalPodAutoscalers that tar
 ModelDeployment. kopf calls no resource handler before every index has been listed once;
 `listed` is set by the first one, so nothing reads a half-filled cache. Snapshots are taken
 on the event loop (where the indexes change) and handed to the reconcile's thread.
+
+Objects are kept as compact JSON without their managedFields (no reconcile reads them): a
+three-container pod takes ~4 KiB so, against ~34 KiB as Python dicts (tracemalloc), and a
+reconcile decodes only the handful it reads, each snapshot its own copy.
 """
 
 import asyncio
-import copy
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 Key = tuple[str, str]  # (namespace, ModelDeployment name)
-Indexes = Mapping[str, Mapping[Key, Iterable[dict[str, Any]]]]
+Indexes = Mapping[str, Mapping[Key, Iterable[bytes]]]
 
 PODS_INDEX = "owned-pods"
 AUTOSCALERS_INDEX = "autoscalers"
@@ -25,12 +29,11 @@ def child_index(plural: str) -> str:
     return f"owned-{plural}"
 
 
-def plain(body: Mapping[str, Any], api_version: str, kind: str) -> dict[str, Any]:
-    """An indexed object as the reconcile wants it: a deep copy, kind and apiVersion set."""
-    obj = copy.deepcopy(dict(body))
-    obj.setdefault("apiVersion", api_version)
-    obj.setdefault("kind", kind)
-    return obj
+def plain(body: Mapping[str, Any], api_version: str, kind: str) -> bytes:
+    """An object as the index keeps it: kind and apiVersion set, managedFields left out."""
+    metadata = {k: v for k, v in (body.get("metadata") or {}).items() if k != "managedFields"}
+    obj = {"apiVersion": api_version, "kind": kind, **body, "metadata": metadata}
+    return json.dumps(obj, separators=(",", ":")).encode()
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,6 @@ class WorldCache:
         if found is None:
             return []
         try:
-            return list(found[key])
+            return [json.loads(obj) for obj in found[key]]
         except KeyError:
             return []
