@@ -72,6 +72,12 @@ class World:
     operator: OperatorProcess
     api: client.ApiClient
     work: Path
+    launch: Callable[[], OperatorProcess]
+
+    def restart_operator(self) -> None:
+        """A fresh operator process (a clean memory baseline), same account and settings."""
+        self.operator.stop()
+        self.operator = self.launch()
 
     @property
     def core(self) -> client.CoreV1Api:
@@ -129,7 +135,6 @@ def operator_world(pods: int = 0, **settings: str) -> Iterator[World]:
         work = Path(work_dir)
         cluster = LocalCluster(run_dir=work / "cluster", real_node=False)
         cluster.up()
-        operator = None
         try:
             for i in range(-(-pods // PODS_PER_NODE)):
                 cluster.add_node(f"bench-node-{i}")
@@ -139,14 +144,21 @@ def operator_world(pods: int = 0, **settings: str) -> Iterator[World]:
             kubeconfig = cluster.service_account_kubeconfig(
                 "ferry-system", "ferry", work / "operator.kubeconfig"
             )
-            operator = start_operator(
-                kubeconfig, "ferry-system", "ferry", work / "operator.log", **settings
-            )
+            runs = 0
+
+            def launch() -> OperatorProcess:
+                nonlocal runs
+                runs += 1
+                log = work / ("operator.log" if runs == 1 else f"operator-{runs}.log")
+                return start_operator(kubeconfig, "ferry-system", "ferry", log, **settings)
+
             with cluster.api_client() as api:
-                yield World(cluster, operator, api, work)
+                world = World(cluster, launch(), api, work, launch)
+                try:
+                    yield world
+                finally:
+                    world.operator.stop()
         finally:
-            if operator is not None:
-                operator.stop()
             cluster.down()
 
 

@@ -128,7 +128,7 @@ def logged_writes(world: World, namespace: str) -> collections.Counter[str]:
     """The operator's writes in `namespace` as its log tells them, by kind of write (and
     child kind for applies); events are not logged, the metrics count them."""
     counts: collections.Counter[str] = collections.Counter()
-    for line in (world.work / "operator.log").read_text().splitlines():
+    for line in world.operator.log.read_text().splitlines():
         for what, pattern in LOGGED_WRITES.items():
             found = pattern.search(line)
             if found and found.group(1) == namespace:

@@ -3,12 +3,13 @@ standing in for kubelets, and (by default) one real kubelet node in a network na
 own. See docs/local-cluster.md."""
 
 import contextlib
+import dataclasses
 import fcntl
 import os
 import shutil
 import ssl
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import yaml
@@ -82,14 +83,19 @@ class LocalCluster(ClusterAccess):
         with self._locked():
             processes.stop(self._component(name))
 
-    def start_component(self, name: str, timeout: float = 60) -> None:
+    def start_component(
+        self, name: str, timeout: float = 60, extra_args: Sequence[str] = ()
+    ) -> None:
         """Start a stopped component again with its recorded command line: same flags,
-        ports, certificates and data. Waits for `/readyz` when it is the apiserver."""
+        ports, certificates and data; `extra_args` are appended (a later flag wins) and
+        kept for later restarts. Waits for `/readyz` when it is the apiserver."""
         with self._locked():
             state = RunState.load(self.run_dir)
             old = self._component(name)
             if old.alive():
                 raise ClusterError(f"{name} is running (pid {old.pid}): stop it first")
+            if extra_args:
+                old = dataclasses.replace(old, argv=(*old.argv, *extra_args))
             new = processes.restart(old)
             state.components = [new if c.name == name else c for c in state.components]
             state.save(self.run_dir)
