@@ -62,10 +62,15 @@ class RunningOperator:
         runs = len(self.earlier_logs) + 1
         self.process = self.launch(self.log.with_name(f"{self.log.stem}-{runs}.log"))
 
-    def metric_total(self, name: str) -> float:
-        """Sum of every series of one counter on the operator's /metrics."""
+    def metric_total(self, name: str, **labels: str) -> float:
+        """Sum of the series of one counter on the operator's /metrics whose labels include
+        `labels` (every series without any)."""
         pattern = re.compile(rf"^{name}(\{{[^}}]*\}})? (\S+)$", re.MULTILINE)
-        return sum(float(value) for _, value in pattern.findall(self.process.metrics()))
+        return sum(
+            float(value)
+            for found, value in pattern.findall(self.process.metrics())
+            if all(f'{key}="{wanted}"' in found for key, wanted in labels.items())
+        )
 
     def writes(self) -> float:
         return self.metric_total("ferry_api_writes_total")
