@@ -162,15 +162,22 @@ def operator_world(pods: int = 0, **settings: str) -> Iterator[World]:
             cluster.down()
 
 
+def name_of(body: dict[str, Any]) -> str:
+    return str(body["metadata"]["name"])
+
+
 def create_all(
-    create: Callable[[dict[str, Any]], Any], bodies: list[dict[str, Any]]
+    create: Callable[[dict[str, Any]], Any],
+    bodies: list[dict[str, Any]],
+    key: Callable[[dict[str, Any]], str] = name_of,
 ) -> dict[str, float]:
-    """Create every body with a few concurrent requests; name -> when its create returned."""
+    """Create every body with a few concurrent requests; key (the name) -> when its create
+    returned."""
     created: dict[str, float] = {}
 
     def one(body: dict[str, Any]) -> None:
         create(body)
-        created[body["metadata"]["name"]] = time.monotonic()
+        created[key(body)] = time.monotonic()
 
     with concurrent.futures.ThreadPoolExecutor(CREATE_WORKERS) as pool:
         for done in [pool.submit(one, body) for body in bodies]:
