@@ -17,7 +17,7 @@ import argparse
 import functools
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -145,7 +145,7 @@ def ferry(world: World, count: int, steady: float) -> tuple[Run, Costs]:
     return run, costs
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--counts", type=int, nargs="+", default=[100, 500, 1000])
     parser.add_argument("--steady", type=float, default=60.0, help="seconds of steady state")
@@ -154,7 +154,7 @@ def main() -> None:
         help="restart kube-controller-manager with this client QPS (burst twice that); its"
         " default, 20, is what caps the bare baseline: Deployments, ReplicaSets, pods",
     )  # fmt: skip
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     runs: dict[int, tuple[Run, Run, Costs]] = {}
     with fleet.operator_world(pods=max(args.counts)) as world:
         if args.controller_qps:
