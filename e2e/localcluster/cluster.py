@@ -258,12 +258,20 @@ class LocalCluster(ClusterAccess):
         )
 
     def _start_node(self, slot: Slot, started: list[Component], logs: Path, timeout: float) -> None:
+        log = logs / "containerd.log"
+        offset = log.stat().st_size if log.exists() else 0  # the log is appended to
         started.append(
             processes.start("containerd", node.containerd_command(self._layout, slot), logs)
         )
-        self._wait_alive_until(
-            started, "containerd's socket", slot.containerd_socket.exists, timeout
-        )
+
+        def cri_serving() -> bool:
+            # The socket answers before the CRI plugin has recovered its state, and a kubelet
+            # started then exits ("server is not initialized yet"); its last step is logged.
+            with log.open("rb") as out:
+                out.seek(offset)
+                return slot.containerd_socket.exists() and node.CRI_STARTED in out.read()
+
+        self._wait_alive_until(started, "containerd's CRI plugin", cri_serving, timeout)
         for name, argv in node.agent_commands(self._layout, slot, self.bin_dir):
             started.append(processes.start(name, argv, logs))
 

@@ -42,6 +42,7 @@ KUBELET_LOG_LINKS = Path("/var/log/containers")
 SHIM_SOCKETS = Path("/run/containerd/s")
 
 
+CRI_STARTED = b'msg="Start streaming server"'  # containerd 1.6's CRI plugin, last start step
 # The longest Unix socket path the kubelet binds below its root dir (pod-resources/<id>):
 # sun_path holds 107 bytes and a longer run directory fails with EINVAL deep in its log.
 KUBELET_SOCKET_TAIL = len("/pod-resources/1234567890")
