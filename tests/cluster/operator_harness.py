@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from kubernetes import client
 
 from e2e.demo_operator import (
@@ -203,6 +204,25 @@ def ferry_operator(
     ) as running:
         yield running
         assert running.refusals() == [], f"the chart's RBAC refused the operator: {running.log}"
+
+
+@pytest.fixture
+def restartable_operator(
+    cluster: ClusterAccess,
+    service_account_kubeconfig: Callable[[str, str], Path],
+    tmp_path: Path,
+) -> Iterator[RunningOperator]:
+    """An operator of the test's own, which the test may kill and start again."""
+    with operator_running(cluster, service_account_kubeconfig, tmp_path) as running:
+        yield running
+        assert running.refusals() == [], f"the chart's RBAC refused the operator: {running.log}"
+
+
+def manifest_yaml(name: str, spec: dict[str, Any]) -> str:
+    """A ModelDeployment named `name` with `spec`, as `kubectl apply -f -` takes it."""
+    body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "ModelDeployment",
+            "metadata": {"name": name}, "spec": spec}  # fmt: skip
+    return yaml.safe_dump(body, sort_keys=False)
 
 
 @pytest.fixture

@@ -12,15 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from kubernetes import client
 
 from e2e.localcluster import LocalCluster
 from tests.cluster.operator_harness import (
-    GROUP,
-    VERSION,
     ModelDeployments,
     RunningOperator,
+    manifest_yaml,
     operator_running,
 )
 
@@ -48,13 +46,7 @@ def manifest(
         "replicas": replicas,
         "rollout": {"steps": steps or [], "progressDeadlineSeconds": deadline},
     }
-    body = {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "ModelDeployment",
-        "metadata": {"name": name},
-        "spec": spec,
-    }
-    return yaml.safe_dump(body, sort_keys=False)
+    return manifest_yaml(name, spec)
 
 
 def timed(weight: int, seconds: int) -> dict[str, Any]:

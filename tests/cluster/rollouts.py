@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import yaml
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
 from tests.cluster.helpers import eventually
-from tests.cluster.operator_harness import GROUP, PLURAL, VERSION, ModelDeployments
+from tests.cluster.operator_harness import GROUP, PLURAL, VERSION, ModelDeployments, manifest_yaml
 
 SHA = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 REVISION = "serving.ferry.dev/revision"
@@ -71,13 +70,7 @@ def manifest(
     }
     if traffic is not None:
         spec["traffic"] = traffic
-    body = {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "ModelDeployment",
-        "metadata": {"name": name},
-        "spec": spec,
-    }
-    return yaml.safe_dump(body, sort_keys=False)
+    return manifest_yaml(name, spec)
 
 
 def annotate(models: ModelDeployments, name: str, key: str, value: str) -> None:

@@ -10,13 +10,11 @@ same account and settings, as its Deployment would start one. A new process has 
 what the API server holds.
 """
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from e2e.localcluster import ClusterAccess
 from tests.cluster import operator_harness as harness
 from tests.cluster import reliability as rel
 from tests.cluster.helpers import eventually
@@ -34,15 +32,7 @@ STEPS = [rel.timed(20, 30), rel.timed(40, 30), rel.timed(60, 30), rel.timed(80, 
 LONG = 240  # bound on each phase: generous, since a kill may land in any of them
 
 
-@pytest.fixture
-def restartable_operator(
-    cluster: ClusterAccess,
-    service_account_kubeconfig: Callable[[str, str], Path],
-    tmp_path: Path,
-) -> Iterator[RunningOperator]:
-    with harness.operator_running(cluster, service_account_kubeconfig, tmp_path) as running:
-        yield running
-        assert running.refusals() == [], f"the chart's RBAC refused the operator: {running.log}"
+restartable_operator = harness.restartable_operator
 
 
 class Follower:

@@ -9,14 +9,11 @@ nothing but what the API server holds.
 """
 
 from collections import Counter
-from collections.abc import Callable, Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from e2e.localcluster import ClusterAccess
 from tests.cluster import operator_harness as harness
 from tests.cluster import rollouts as r
 from tests.cluster.helpers import stays
@@ -32,15 +29,7 @@ DOWNTIME = 4
 STEPS = [r.timed(25, PAUSE), r.until_promoted(50)]
 
 
-@pytest.fixture
-def restartable_operator(
-    cluster: ClusterAccess,
-    service_account_kubeconfig: Callable[[str, str], Path],
-    tmp_path: Path,
-) -> Iterator[RunningOperator]:
-    with harness.operator_running(cluster, service_account_kubeconfig, tmp_path) as running:
-        yield running
-        assert running.refusals() == [], f"the chart's RBAC refused the operator: {running.log}"
+restartable_operator = harness.restartable_operator
 
 
 def per_revision(items: list[Any]) -> Counter[str]:
