@@ -16,6 +16,7 @@ from ferry.health.stats import PodStats
 from ferry.kube.api import ApiError, KubeApi
 from ferry.kube.cache import CachedWorld
 from ferry.kube.events import event_object
+from ferry.kube.own_writes import OwnWrites
 from ferry.kube.patch import merge_patch
 from ferry.kube.resources import (
     CHILDREN,
@@ -77,6 +78,7 @@ class Reconciler:
         default_factory=dict
     )
     evaluations: dict[tuple[str, str], _Evaluated] = field(default_factory=dict)
+    own_writes: OwnWrites = field(default_factory=OwnWrites)
 
     def reconcile(self, namespace: str, name: str, seen: CachedWorld) -> float | None:
         """Converge one ModelDeployment; returns when to come back for a time-based step.
@@ -98,7 +100,9 @@ class Reconciler:
         if body is None or body["metadata"].get("deletionTimestamp"):
             self.baselines.pop(key, None)
             self.evaluations.pop(key, None)
+            self.own_writes.forget(key)
             return None  # gone or going: garbage collection removes the children
+        seen = dataclasses.replace(seen, children=self.own_writes.freshest(key, seen.children))
         world = self._cached(body, seen)
         now = self.clock()
         last = self.evaluations.get(key)
@@ -120,7 +124,7 @@ class Reconciler:
             if wanted.readiness else None,
         )  # fmt: skip
         plan = decide_now()
-        rejected = self._apply(namespace, plan, world)
+        rejected = self._apply(key, plan, world)
         if rejected:
             plan = decide_now(rejected)
         for scale in plan.scale:
@@ -199,14 +203,15 @@ class Reconciler:
         baseline = remembered.get(wanted.baseline_key) if wanted.baseline_key else None
         return Counters(read, baseline)
 
-    def _apply(self, namespace: str, plan: Plan, world: World) -> list[str]:
+    def _apply(self, key: tuple[str, str], plan: Plan, world: World) -> list[str]:
         """Apply every child; the API server's refusals come back as messages for status."""
+        namespace = key[0]
         observed = {(o["kind"], o["metadata"]["name"]): o for o in world.children}
         rejected = []
         for child in plan.apply:
             kind, name = child["kind"], child["metadata"]["name"]
             try:
-                self._apply_one(child, observed.get((kind, name)))
+                self._apply_one(key, child, observed.get((kind, name)))
                 logger.info("%s: applied %s %s", namespace, kind, name)
             except ApiError as error:
                 # A 404 here is a kind this cluster does not serve (the Gateway API is not
@@ -217,10 +222,12 @@ class Reconciler:
                 rejected.append(f"{kind} {name}: {error.message}")
         return rejected
 
-    def _apply_one(self, child: dict[str, Any], observed: dict[str, Any] | None) -> None:
+    def _apply_one(
+        self, key: tuple[str, str], child: dict[str, Any], observed: dict[str, Any] | None
+    ) -> None:
         resource = CHILDREN[child["kind"]]
         try:
-            self.kube.apply(resource, child)
+            self.own_writes.record(key, self.kube.apply(resource, child))
         except ApiError as error:
             if error.status != _INVALID or observed is None:
                 raise
