@@ -77,14 +77,26 @@ def test_deleted_deployment_comes_back(serving: Any, models: ModelDeployments) -
     ],
     ids=["image", "gpu-limit"],
 )
-def test_edited_deployment_is_restored(
-    serving: Any, models: ModelDeployments, cluster: ClusterAccess, patch: Any, restored: Any
+def test_edited_deployment_is_restored_with_one_write(
+    serving: Any,
+    ferry_operator: RunningOperator,
+    models: ModelDeployments,
+    cluster: ClusterAccess,
+    patch: Any,
+    restored: Any,
 ) -> None:
     name = serving.metadata.name
+    ferry_operator.wait_quiet()
+    before = ferry_operator.metric_total("ferry_api_writes_total", resource="deployments")
     cluster.kubectl(
         "patch", "deployment", name, "-n", models.namespace, "--type=json", "-p", json.dumps(patch)
     )
     eventually(lambda: serve_container(models, name), restored, timeout=15, what="drift repaired")
+    # The events the edit itself causes (the Deployment controller's status updates) must
+    # not each apply the repair again.
+    ferry_operator.wait_quiet()
+    after = ferry_operator.metric_total("ferry_api_writes_total", resource="deployments")
+    assert after - before == 1, f"{after - before:.0f} writes to Deployments for one repair"
 
 
 def test_edited_service_is_restored(
