@@ -74,8 +74,13 @@ def test_an_external_autoscaler_scales_a_canary_in_proportion_and_ferry_writes_n
     scale(cluster, models.namespace, 6)
     eventually(lambda: replicas_by_version(models), lambda seen: seen == {"1.0.0": 3, "2.0.0": 3},
                what="6 replicas split 50/50")  # fmt: skip
-    status = models.get("scaled")["status"]
-    assert (status["canaryWeight"], status["rollout"]["step"]) == (50, 1)
+    # The effective weight (ready canary / ready pods) once the new pods of both are ready;
+    # still at step 1: a scale is no reason to move on.
+    eventually(
+        lambda: models.get("scaled")["status"],
+        lambda status: (status["canaryWeight"], status["rollout"]["step"]) == (50, 1),
+        what="50 % of 6 ready, at step 1",
+    )
     scale(cluster, models.namespace, 3)
     eventually(lambda: replicas_by_version(models), lambda seen: seen == {"1.0.0": 1, "2.0.0": 2},
                what="3 replicas: the canary's share rounds up")  # fmt: skip

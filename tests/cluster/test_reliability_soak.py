@@ -19,6 +19,7 @@ import pytest
 
 from tests.cluster import operator_harness as harness
 from tests.cluster import reliability as rel
+from tests.cluster import rollouts
 from tests.cluster.helpers import eventually
 from tests.cluster.operator_harness import ModelDeployments, RunningOperator
 
@@ -88,7 +89,9 @@ def test_repeated_rollouts_of_many_models_stay_bounded_quiet_and_error_free(
         "Serving", "RolloutStarted", "StepReached", "Promoted",
     }, "an Event that says something went wrong"  # fmt: skip
 
-    # Settled: no writes, no lists, one read (the object itself) per reconcile.
+    # Settled: no writes, no lists, one read (the object itself) per reconcile. Earlier
+    # tests' namespaces must be gone first: the operator writes while their models go.
+    rollouts.no_namespace_terminating(models)
     ferry_operator.wait_quiet()
     metric = ferry_operator.metric_total
     counted = (

@@ -14,6 +14,8 @@ World: the session's local cluster and real node, the operator on the host, the 
 the host's artifact server. The stable ModelDeployment serves both canary tests.
 """
 
+import itertools
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +66,7 @@ class Canary:
     ready: dict[str, Any]  # Ready at that moment
     history: dict[str, Any]  # the canary's entry in status.history after its rollback
     load: LoadResult  # what clients of the Service saw from before the rollout to after
+    window: tuple[float, float]  # from the apply to the last canary pod gone (as `sent_at`)
 
 
 def roll_out_bad_canary(
@@ -79,6 +82,8 @@ def roll_out_bad_canary(
         model, cluster.real_node, NAME, rollout=ROLLOUT, model_overrides=model_overrides
     )
     with LoadLoop(cluster.real_node, stable.url, [{"data": ROWS}], **LOAD) as load:
+        time.sleep(2)  # clients are answered before the change, too
+        applied = time.monotonic() - load.started
         models.apply_md(document)
         healthy = models.wait_condition(NAME, "ModelHealthy", "False", reason, READY_SECONDS)
         ready = models.condition(NAME, "Ready")
@@ -96,11 +101,21 @@ def roll_out_bad_canary(
             60,
             f"no pod of {model.version} left",
         )
-    return Canary(healthy, ready, rolled_back, load.result())
+        gone = time.monotonic() - load.started
+        time.sleep(3)  # and after it
+    return Canary(healthy, ready, rolled_back, load.result(), (applied, gone))
 
 
-def assert_v1_answered_everything(result: LoadResult, v1: PackagedModel) -> None:
-    assert len(result.responses) >= 100, f"only {len(result.responses)} requests were sent"
+def assert_v1_answered_everything(canary: Canary, v1: PackagedModel) -> None:
+    """Clients were answered throughout, by v1 only: before the apply, after the canary's
+    last pod went, and with no silence of more than a client's timeout in between."""
+    result, (applied, gone) = canary.load, canary.window
+    sent = sorted(r.sent_at for r in result.responses)
+    assert sent, "no request was sent"
+    assert sent[0] < applied, f"the first request went {sent[0]:.1f}s in, the apply {applied:.1f}s"
+    assert sent[-1] > gone, f"the last request went {sent[-1]:.1f}s in, the canary left {gone:.1f}s"
+    longest = max(b - a for a, b in itertools.pairwise(sent))
+    assert longest < 10, f"no request was sent for {longest:.1f}s"
     assert result.failures() == [], result.statuses()
     expected = v1.answer(ROWS)
     wrong = [r for r in result.responses if not close(r.body, expected)]
@@ -114,7 +129,7 @@ def test_a_handler_raising_in_initialize_is_reported_and_the_stable_version_serv
     assert "0 of 1 workers are READY" in canary.healthy["message"], canary.healthy
     assert "0 of 1 workers are READY" in canary.history["reason"], canary.history  # the why
     assert (canary.ready["status"], canary.ready["reason"]) == ("True", "Serving"), canary.ready
-    assert_v1_answered_everything(canary.load, pod_models.v1)
+    assert_v1_answered_everything(canary, pod_models.v1)
     status = stable.models.get(NAME)["status"]
     assert status["modelVersion"] == pod_models.v1.version
     assert stable.models.condition(NAME, "Ready")["status"] == "True"
@@ -134,7 +149,7 @@ def test_a_golden_probe_mismatch_is_reported_and_the_stable_version_serves_on(
     assert f"differs from {expected[0][0]}" in message, message
     assert f"differs from {expected[0][0]}" in canary.history["reason"], canary.history
     assert canary.ready["status"] == "True", canary.ready
-    assert_v1_answered_everything(canary.load, v1)
+    assert_v1_answered_everything(canary, v1)
     assert stable.models.get(NAME)["status"]["modelVersion"] == v1.version
 
 
