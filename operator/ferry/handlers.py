@@ -18,7 +18,14 @@ from ferry import API_GROUP, API_VERSION, KIND, PLURAL
 from ferry.api import labels
 from ferry.kube import resources
 from ferry.kube.api import Resource
-from ferry.kube.cache import AUTOSCALERS_INDEX, PODS_INDEX, WorldCache, child_index, plain
+from ferry.kube.cache import (
+    AUTOSCALERS_INDEX,
+    MODEL_DEPLOYMENTS_INDEX,
+    PODS_INDEX,
+    WorldCache,
+    child_index,
+    plain,
+)
 from ferry.kube.reconciler import Reconciler
 from ferry.settings import FerrySettings
 from ferry.triggers import ReconcileRunner
@@ -93,9 +100,11 @@ def register(registry: kopf.OperatorRegistry, ferry: FerrySettings, reconciler: 
                 f"{labels.MANAGED_BY}={labels.MANAGED_BY_VALUE}"
             )
 
-    @kopf.index(*MODEL_DEPLOYMENTS, id="model_deployments", registry=registry)
-    def index_model_deployment(namespace: str | None, name: str, **_: Any) -> dict[Any, None]:
-        return {(namespace or "", name): None}
+    @kopf.index(*MODEL_DEPLOYMENTS, id=MODEL_DEPLOYMENTS_INDEX, registry=registry)
+    def index_model_deployment(
+        namespace: str | None, name: str, body: kopf.Body, **_: Any
+    ) -> dict[Any, bytes]:
+        return {(namespace or "", name): plain(body, f"{API_GROUP}/{API_VERSION}", KIND)}
 
     for resource in WATCHED:
         index_id = PODS_INDEX if resource is resources.PODS else child_index(resource.plural)
@@ -117,7 +126,7 @@ def register(registry: kopf.OperatorRegistry, ferry: FerrySettings, reconciler: 
     @kopf.on.startup(registry=registry)
     async def start_resync(**kwargs: Any) -> None:  # async: the loop task needs the loop
         # kopf passes each index by its id; they fill as the watches list the objects.
-        index: kopf.Index[tuple[str, str], None] = kwargs["model_deployments"]
+        index: kopf.Index[tuple[str, str], bytes] = kwargs[MODEL_DEPLOYMENTS_INDEX]
         cache.bind(kwargs)
         runner.start_resync(ferry.resync_seconds, index, cache.listed)
 

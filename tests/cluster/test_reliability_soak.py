@@ -89,7 +89,7 @@ def test_repeated_rollouts_of_many_models_stay_bounded_quiet_and_error_free(
         "Serving", "RolloutStarted", "StepReached", "Promoted",
     }, "an Event that says something went wrong"  # fmt: skip
 
-    # Settled: no writes, no lists, one read (the object itself) per reconcile. Earlier
+    # Settled: no writes, no reads (the watch caches hold the objects and all). Earlier
     # tests' namespaces must be gone first: the operator writes while their models go.
     rollouts.no_namespace_terminating(models)
     ferry_operator.wait_quiet()
@@ -106,6 +106,5 @@ def test_repeated_rollouts_of_many_models_stay_bounded_quiet_and_error_free(
         count() - b for count, b in zip(counted, before, strict=True)
     )
     assert reconciles >= 2 * MODELS, "the resync did not run"
-    assert (writes, listed) == (0, 0)
-    assert read == reconciles, "a reconcile read more than its own object"
+    assert (writes, listed, read) == (0, 0, 0), "a settled reconcile went to the API server"
     assert errors(ferry_operator) == already, "the operator logged an error"

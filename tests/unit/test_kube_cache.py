@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from ferry.kube.cache import PODS_INDEX, WorldCache, child_index, plain
+from ferry.kube.cache import MODEL_DEPLOYMENTS_INDEX, PODS_INDEX, WorldCache, child_index, plain
 
 pytestmark = pytest.mark.unit
 
@@ -49,3 +49,16 @@ def test_an_unknown_owner_or_an_index_not_listed_yet_has_nothing() -> None:
     cache = cache_holding("mnist-a")
     assert cache.snapshot("models", "other").children == []
     assert cache.snapshot(*KEY).autoscalers == []  # that index is not bound
+
+
+def test_the_model_deployment_is_read_from_its_index_and_a_deleted_one_is_none() -> None:
+    cache = WorldCache(["deployments"])
+    model = {"metadata": {"name": "mnist", "namespace": "models"}, "spec": {"replicas": 2}}
+    index = {KEY: [plain(model, "serving.ferry.dev/v1alpha1", "ModelDeployment")]}
+    cache.bind({MODEL_DEPLOYMENTS_INDEX: index})
+    assert cache.snapshot(*KEY).model_deployment == {
+        "apiVersion": "serving.ferry.dev/v1alpha1",
+        "kind": "ModelDeployment",
+        **model,
+    }
+    assert cache.snapshot("models", "gone").model_deployment is None

@@ -52,3 +52,14 @@ def test_other_models_children_and_unversioned_objects_are_left_alone() -> None:
     assert [d["spec"]["image"] for d in seen] == ["good", "cached"]
     writes.forget(KEY)
     assert writes.freshest(KEY, cached) == cached
+
+
+def test_a_status_write_is_read_back_beside_the_children_it_was_written_with() -> None:
+    """A reconcile woken by a child right after a status write reads that status."""
+    writes = OwnWrites()
+    model = {"kind": "ModelDeployment", "metadata": {"name": "resnet", "resourceVersion": "20"}}
+    writes.record(KEY, {**model, "status": {"phase": "Ready"}})
+    cached = [{**model, "metadata": {**model["metadata"], "resourceVersion": "19"}}]
+    seen = writes.freshest(KEY, [*cached, deployment("12", "good")])
+    assert seen[0]["status"] == {"phase": "Ready"}
+    assert seen[1]["spec"]["image"] == "good"  # a child of another kind, the same name aside

@@ -105,8 +105,9 @@ class KubeApi:
 
     def patch_status(
         self, resource: Resource, namespace: str, name: str, status: dict[str, Any]
-    ) -> None:
-        self._request(
+    ) -> dict[str, Any]:
+        """Returns the object as the API server answered (kind and all)."""
+        return self._request(
             "PATCH",
             resource,
             resource.path(namespace, name, "status"),

@@ -1,11 +1,12 @@
 """What the operator already watches, kept as plain objects: a reconcile reads its world here
-instead of listing six kinds from the API server every time.
+instead of reading the ModelDeployment and listing six kinds from the API server every time.
 
 The watches (kopf indexes, filled from the same streams that wake reconciles up) hold every
-child and pod Ferry labels as its own, and the HorizontalPodAutoscalers that target a
-ModelDeployment. kopf calls no resource handler before every index has been listed once;
-`listed` is set by the first one, so nothing reads a half-filled cache. Snapshots are taken
-on the event loop (where the indexes change) and handed to the reconcile's thread.
+ModelDeployment, every child and pod Ferry labels as its own, and the
+HorizontalPodAutoscalers that target a ModelDeployment. kopf calls no resource handler
+before every index has been listed once; `listed` is set by the first one, so nothing reads
+a half-filled cache. Snapshots are taken on the event loop (where the indexes change) and
+handed to the reconcile's thread.
 
 Objects are kept as compact JSON without their managedFields (no reconcile reads them): a
 three-container pod takes ~4 KiB so, against ~34 KiB as Python dicts (tracemalloc), and a
@@ -21,6 +22,7 @@ from typing import Any
 Key = tuple[str, str]  # (namespace, ModelDeployment name)
 Indexes = Mapping[str, Mapping[Key, Iterable[bytes]]]
 
+MODEL_DEPLOYMENTS_INDEX = "model_deployments"
 PODS_INDEX = "owned-pods"
 AUTOSCALERS_INDEX = "autoscalers"
 
@@ -38,6 +40,7 @@ def plain(body: Mapping[str, Any], api_version: str, kind: str) -> bytes:
 
 @dataclass(frozen=True)
 class CachedWorld:
+    model_deployment: dict[str, Any] | None  # None: gone (the watch saw it deleted)
     children: list[dict[str, Any]]
     pods: list[dict[str, Any]]
     autoscalers: list[dict[str, Any]]
@@ -61,7 +64,9 @@ class WorldCache:
 
     def snapshot(self, namespace: str, name: str) -> CachedWorld:
         key = (namespace, name)
+        found = self._values(MODEL_DEPLOYMENTS_INDEX, key)
         return CachedWorld(
+            model_deployment=found[0] if found else None,
             children=[obj for index in self._child_indexes for obj in self._values(index, key)],
             pods=self._values(PODS_INDEX, key),
             autoscalers=self._values(AUTOSCALERS_INDEX, key),

@@ -1,10 +1,13 @@
-"""The children this operator applied last, until its watch caches have caught up with them.
+"""What this operator wrote last (children applied, the ModelDeployment's status), until its
+watch caches have caught up with it.
 
 A child edited by hand (say, a Deployment's image) is applied back at once; but the watch
 events that the edit itself caused (the Deployment controller updating the edited object's
 status, several times a second) are still on their way, and each wakes a reconcile that
 would find the edited object in the cache and apply again. What an apply returned is newer
 than those: a reconcile reads it instead, until the cache holds a version at least as new.
+Likewise a reconcile woken by a child right after a status write reads that status, not the
+one before it.
 
 Resource versions are compared as integers, as etcd-backed API servers issue them; one that
 is not an integer is never overlaid.

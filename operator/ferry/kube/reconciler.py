@@ -82,7 +82,7 @@ class Reconciler:
 
     def reconcile(self, namespace: str, name: str, seen: CachedWorld) -> float | None:
         """Converge one ModelDeployment; returns when to come back for a time-based step.
-        `seen`: its children, pods and autoscalers from the watch caches.
+        `seen`: it, its children, pods and autoscalers from the watch caches.
 
         Raises ApiError only for transient failures.
         """
@@ -95,14 +95,19 @@ class Reconciler:
             return None
 
     def _converge(self, namespace: str, name: str, seen: CachedWorld) -> float | None:
-        body = self.kube.get(MODEL_DEPLOYMENTS, namespace, name)
         key = (namespace, name)
+        # The object and its children as the watches hold them, or as our own last write
+        # answered when that is newer (the watch has not delivered it yet).
+        cached = [seen.model_deployment] if seen.model_deployment is not None else []
+        fresh = self.own_writes.freshest(key, cached + seen.children)
+        body = next((obj for obj in fresh if obj["kind"] == MODEL_DEPLOYMENTS.kind), None)
         if body is None or body["metadata"].get("deletionTimestamp"):
             self.baselines.pop(key, None)
             self.evaluations.pop(key, None)
             self.own_writes.forget(key)
             return None  # gone or going: garbage collection removes the children
-        seen = dataclasses.replace(seen, children=self.own_writes.freshest(key, seen.children))
+        children = [obj for obj in fresh if obj is not body]
+        seen = dataclasses.replace(seen, children=children)
         world = self._cached(body, seen)
         now = self.clock()
         last = self.evaluations.get(key)
@@ -132,7 +137,9 @@ class Reconciler:
             logger.info("%s/%s: scaled %s to %d", namespace, name, scale.name, scale.replicas)
         if plan.status is not None:
             patch = merge_patch(body.get("status") or {}, plan.status)
-            self.kube.patch_status(MODEL_DEPLOYMENTS, namespace, name, patch)
+            self.own_writes.record(
+                key, self.kube.patch_status(MODEL_DEPLOYMENTS, namespace, name, patch)
+            )
             logger.info("%s/%s: status written (revision %s)", namespace, name, plan.revision)
         for event in plan.events:
             self._post(namespace, event_object(body, event, now, self.instance))
