@@ -78,7 +78,9 @@ def _indexer(resource: Resource) -> Callable[..., dict[Any, Any]]:
 
 def register(registry: kopf.OperatorRegistry, ferry: FerrySettings, reconciler: Reconciler) -> None:
     cache = WorldCache(r.plural for r in WATCHED if r is not resources.PODS)
-    runner = ReconcileRunner(reconciler.reconcile, ferry.retry_backoff_seconds, cache.snapshot)
+    runner = ReconcileRunner(
+        reconciler.reconcile, ferry.retry_backoff_seconds, cache.snapshot, cache.created
+    )
 
     kopf.on.login(registry=registry)(kopf.login_via_client)
 

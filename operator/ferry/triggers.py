@@ -6,13 +6,21 @@ the owner. One runs at a time per object; requests arriving meanwhile become one
 after it, so the last observed change is always seen and a burst costs two runs, not fifty.
 A reconcile may return a delay (a pause ends, an analysis interval is due): one timer per
 object, the earliest, asks for the next run then.
+
+A few reconciles run at once; the others wait their turn, the oldest object first and the
+periodic resync last. So when a thousand models are applied together, the first ones become
+Ready while the rest wait, instead of every model waiting behind every other model's first
+step (first come, first served: all of them Ready only at the end).
 """
 
 import asyncio
+import contextlib
+import heapq
+import itertools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Hashable, Iterable
-from typing import Final, Generic, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Hashable, Iterable
+from typing import Any, Final, Generic, TypeVar
 
 from ferry import metrics
 from ferry.kube.api import ApiError
@@ -25,6 +33,8 @@ View = TypeVar("View")
 MAX_RETRIES: Final = 10
 # A requested follow-up never comes sooner than this: a due step is not worth a busy loop.
 MIN_REQUEUE_SECONDS: Final = 0.2
+# Reconciles at once: as many threads as asyncio's default pool has on two cores.
+CONCURRENT_RECONCILES: Final = 6
 
 
 class Coalescer:
@@ -46,18 +56,59 @@ class Coalescer:
             del self._rerun[key]
 
 
+class Turns:
+    """At most `limit` holders at a time; the waiting get their turn lowest priority first,
+    then in order of arrival."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._holders = 0
+        self._waiting: list[tuple[Any, int, asyncio.Future[None]]] = []
+        self._arrivals = itertools.count()
+
+    @contextlib.asynccontextmanager
+    async def turn(self, priority: Any) -> AsyncIterator[None]:
+        if self._holders < self._limit and not self._waiting:
+            self._holders += 1
+        else:
+            handed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            heapq.heappush(self._waiting, (priority, next(self._arrivals), handed))
+            try:
+                await handed
+            except asyncio.CancelledError:
+                if handed.done() and not handed.cancelled():
+                    self._hand_on()  # handed a turn, then cancelled before taking it
+                raise
+        try:
+            yield
+        finally:
+            self._hand_on()
+
+    def _hand_on(self) -> None:
+        while self._waiting:
+            _, _, handed = heapq.heappop(self._waiting)
+            if not handed.done():  # a cancelled waiter has left
+                handed.set_result(None)
+                return
+        self._holders -= 1
+
+
 class ReconcileRunner(Generic[View]):
     """Runs `reconcile(namespace, name, view)` (blocking, so in a thread) on request, `view`
-    being what `snapshot(namespace, name)` took on the event loop just before."""
+    being what `snapshot(namespace, name)` took on the event loop just before. `created`
+    orders objects by age (their creationTimestamp), for their turns."""
 
     def __init__(
         self,
         reconcile: Callable[[str, str, View], float | None],
         retry_backoff_seconds: float,
         snapshot: Callable[[str, str], View],
+        created: Callable[[str, str], str],
     ) -> None:
         self._reconcile = reconcile
         self._snapshot = snapshot
+        self._created = created
+        self._turns = Turns(CONCURRENT_RECONCILES)
         self._backoff = retry_backoff_seconds
         self._coalescer = Coalescer()
         self._tasks: set[asyncio.Task[None]] = set()  # strong references keep them alive
@@ -67,8 +118,9 @@ class ReconcileRunner(Generic[View]):
         async def once() -> None:
             started = time.monotonic()
             try:
-                view = self._snapshot(namespace, name)
-                delay = await asyncio.to_thread(self._reconcile, namespace, name, view)
+                async with self._turns.turn((trigger == "resync", self._created(namespace, name))):
+                    view = self._snapshot(namespace, name)
+                    delay = await asyncio.to_thread(self._reconcile, namespace, name, view)
             except ApiError as error:
                 metrics.RECONCILES.labels(trigger=trigger, result="error").inc()
                 self._retry_later(error, namespace, name, attempt)

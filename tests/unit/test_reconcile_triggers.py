@@ -1,10 +1,11 @@
-"""Concurrent reconcile requests fold together (unit world: pure asyncio, no API)."""
+"""Concurrent reconcile requests fold together and wait their turns, oldest object first
+(unit world: pure asyncio, no API)."""
 
 import asyncio
 
 import pytest
 
-from ferry.triggers import Coalescer
+from ferry.triggers import Coalescer, Turns
 
 pytestmark = pytest.mark.unit
 
@@ -63,3 +64,76 @@ def test_a_failing_run_releases_the_object() -> None:
     with pytest.raises(RuntimeError):
         asyncio.run(coalescer.run("md", fail))
     asyncio.run(coalescer.run("md", ok))  # not stuck as "running"
+
+
+def test_waiting_runs_take_their_turns_lowest_priority_first_then_in_arrival_order() -> None:
+    turns = Turns(limit=2)
+    order: list[str] = []
+
+    async def hold(label: str, priority: tuple[bool, str]) -> None:
+        async with turns.turn(priority):
+            order.append(label)
+            await asyncio.sleep(0.01)
+
+    async def storm() -> None:
+        first = [asyncio.create_task(hold(f"first-{i}", (False, "b"))) for i in range(2)]
+        await asyncio.sleep(0)  # both hold a turn: every other run waits
+        waiting = [
+            hold("resync", (True, "a")),
+            hold("newer", (False, "c")),
+            hold("older", (False, "a")),
+            hold("older-again", (False, "a")),
+        ]
+        await asyncio.gather(*first, *waiting)
+
+    asyncio.run(storm())
+    assert order == ["first-0", "first-1", "older", "older-again", "newer", "resync"]
+
+
+def test_a_waiter_cancelled_before_its_turn_gives_it_on() -> None:
+    turns = Turns(limit=1)
+    ran: list[str] = []
+
+    async def hold(label: str) -> None:
+        async with turns.turn((False, label)):
+            ran.append(label)
+            await asyncio.sleep(0.01)
+
+    async def scenario() -> None:
+        holder = asyncio.create_task(hold("a"))
+        await asyncio.sleep(0)
+        cancelled = asyncio.create_task(hold("b"))
+        later = asyncio.create_task(hold("c"))
+        await asyncio.sleep(0)
+        cancelled.cancel()
+        await asyncio.gather(holder, later)
+        # the turn is free again: a new holder gets it at once
+        await asyncio.wait_for(hold("d"), timeout=1)
+
+    asyncio.run(scenario())
+    assert ran == ["a", "c", "d"]
+
+
+def test_a_turn_handed_to_a_waiter_cancelled_before_it_ran_passes_on() -> None:
+    turns = Turns(limit=1)
+    ran: list[str] = []
+
+    async def hold(label: str) -> None:
+        async with turns.turn((False, label)):
+            ran.append(label)
+
+    async def scenario() -> None:
+        waiters: list[asyncio.Task[None]] = []
+
+        async def holder() -> None:
+            async with turns.turn((False, "a")):
+                ran.append("a")
+                waiters.extend([asyncio.create_task(hold("b")), asyncio.create_task(hold("c"))])
+                await asyncio.sleep(0.01)
+            waiters[0].cancel()  # handed the turn just now, and not yet resumed
+
+        await holder()
+        await asyncio.wait_for(asyncio.gather(*waiters, return_exceptions=True), timeout=1)
+
+    asyncio.run(scenario())
+    assert ran == ["a", "c"]

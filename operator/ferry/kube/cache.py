@@ -72,6 +72,11 @@ class WorldCache:
             autoscalers=self._values(AUTOSCALERS_INDEX, key),
         )
 
+    def created(self, namespace: str, name: str) -> str:
+        """The object's creationTimestamp (RFC 3339: orders by age as text); "" if gone."""
+        found = self._values(MODEL_DEPLOYMENTS_INDEX, (namespace, name))
+        return str(found[0]["metadata"].get("creationTimestamp", "")) if found else ""
+
     def _values(self, index: str, key: Key) -> list[dict[str, Any]]:
         found = self._indexes.get(index)
         if found is None:
