@@ -5,6 +5,7 @@ only convert them back and forth). Every request is counted in the operator's me
 """
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -18,6 +19,9 @@ APPLY_CONTENT_TYPE: Final = "application/apply-patch+yaml"
 MERGE_PATCH_CONTENT_TYPE: Final = "application/merge-patch+json"
 _GONE: Final = 404
 _TRANSIENT: Final = {408, 409, 429}  # timeout, conflict, throttled: worth retrying as is
+_FORBIDDEN: Final = 403
+# RBAC's wording; a 403 for another reason (an exceeded quota) is the object's to fix.
+_ACCESS_DENIED: Final = re.compile(r'forbidden: User "[^"]*" cannot ')
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,11 @@ class ApiError(Exception):
 
     @property
     def transient(self) -> bool:
-        return self.status >= 500 or self.status in _TRANSIENT
+        """Worth retrying as is. The operator's own access denied is: an API server that has
+        just started denies every request until its RBAC caches are filled, and a missing
+        rule is nothing the user's object could fix (retried and logged, not reported)."""
+        denied = self.status == _FORBIDDEN and _ACCESS_DENIED.search(self.message) is not None
+        return self.status >= 500 or self.status in _TRANSIENT or denied
 
     @property
     def gone(self) -> bool:
