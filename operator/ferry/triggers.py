@@ -39,21 +39,22 @@ CONCURRENT_RECONCILES: Final = 6
 
 class Coalescer:
     def __init__(self) -> None:
-        self._rerun: dict[Hashable, bool] = {}  # key -> another run was requested meanwhile
+        # key -> the work last requested while a run was under way (None: nothing since)
+        self._next: dict[Hashable, Callable[[], Awaitable[None]] | None] = {}
 
     async def run(self, key: Hashable, work: Callable[[], Awaitable[None]]) -> None:
-        if key in self._rerun:
-            self._rerun[key] = True  # the running loop will go once more
+        """The running loop goes once more, as the last request asked (its trigger counted)."""
+        if key in self._next:
+            self._next[key] = work
             return
-        self._rerun[key] = False
+        self._next[key] = None
         try:
-            while True:
-                await work()
-                if not self._rerun[key]:
-                    return
-                self._rerun[key] = False
+            following: Callable[[], Awaitable[None]] | None = work
+            while following is not None:
+                await following()
+                following, self._next[key] = self._next[key], None
         finally:
-            del self._rerun[key]
+            del self._next[key]
 
 
 class Turns:

@@ -2,6 +2,7 @@
 (unit world: pure asyncio, no API)."""
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -29,6 +30,28 @@ def test_a_burst_of_triggers_costs_two_runs_and_the_last_one_sees_everything() -
 
     asyncio.run(burst())
     assert seen == [0, 50]
+
+
+def test_the_run_after_a_burst_is_the_last_request_so_its_trigger_is_the_one_counted() -> None:
+    coalescer = Coalescer()
+    ran: list[str] = []
+
+    def work(trigger: str) -> Callable[[], Awaitable[None]]:
+        async def once() -> None:
+            ran.append(trigger)
+            await asyncio.sleep(0.01)
+
+        return once
+
+    async def burst() -> None:
+        first = asyncio.create_task(coalescer.run("md", work("resync")))
+        await asyncio.sleep(0)
+        await coalescer.run("md", work("deployments"))
+        await coalescer.run("md", work("event"))
+        await first
+
+    asyncio.run(burst())
+    assert ran == ["resync", "event"]
 
 
 def test_different_objects_do_not_wait_for_each_other() -> None:
