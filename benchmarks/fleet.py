@@ -9,6 +9,7 @@ extra simulated nodes as the pods need (a node takes 110 pods, as a kubelet's de
 import concurrent.futures
 import contextlib
 import functools
+import os
 import re
 import tempfile
 import threading
@@ -57,6 +58,15 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def metric(text: str, name: str, **labels: str) -> float:
     """Sum of the series of `name` in a Prometheus text page whose labels include `labels`."""
     total = 0.0
@@ -99,6 +109,14 @@ class World:
 
     def operator_rss(self) -> float:
         return rss_mib(self.operator.process.pid)
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds so far of each control-plane process and of the operator."""
+        pids = {c.name: c.pid for c in self.cluster.components()}
+        return {
+            name: cpu_seconds(pid)
+            for name, pid in {**pids, "operator": self.operator.process.pid}.items()
+        }
 
     def writes(self) -> float:
         return self.operator_metric("ferry_api_writes_total")

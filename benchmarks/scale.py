@@ -38,6 +38,7 @@ class Run:
     count: int
     seconds: float  # first create sent -> last object ready
     latencies: list[float]  # per object: its create returned -> it was first seen ready
+    cpu: dict[str, float]  # CPU seconds each process spent meanwhile
 
     @property
     def rate(self) -> float:
@@ -48,6 +49,7 @@ class Run:
 
 
 def timed(
+    world: World,
     create: Callable[[dict[str, Any]], Any],
     bodies: list[dict[str, Any]],
     watched: Callable[..., Any],
@@ -57,11 +59,13 @@ def timed(
 ) -> Run:
     """`key` names each body as the watched objects are named (those it times)."""
     ready = fleet.ReadyTimes(watched, is_ready, count)
+    cpu = world.cpu()
     started = time.monotonic()
     created = fleet.create_all(create, bodies, key)
     ready.wait()
     latencies = [ready.seen[name] - created[name] for name in ready.seen]
-    return Run(count, max(ready.seen.values()) - started, latencies)
+    spent = {name: seconds - cpu.get(name, 0.0) for name, seconds in world.cpu().items()}
+    return Run(count, max(ready.seen.values()) - started, latencies, spent)
 
 
 def bare(world: World, count: int) -> Run:
@@ -78,6 +82,7 @@ def bare(world: World, count: int) -> Run:
         return name if body["kind"] == "Deployment" else f"{body['kind']}/{name}"
 
     run = timed(
+        world,
         lambda body: creators[body["kind"]](body),
         bodies,
         fleet.deployments_in(world, namespace),
@@ -115,7 +120,9 @@ def ferry(world: World, count: int, steady: float) -> tuple[Run, Costs]:
         fleet.PLURAL,
     )  # fmt: skip
     bodies = [fleet.model_deployment(f"m{i}") for i in range(count)]
-    run = timed(create, bodies, fleet.model_deployments_in(world, namespace), fleet.md_ready, count)
+    run = timed(
+        world, create, bodies, fleet.model_deployments_in(world, namespace), fleet.md_ready, count
+    )
     settled = world.settle()
     created_events = world.operator_metric("ferry_api_writes_total", resource="events") - events
     created_reconciles = world.operator_metric("ferry_reconciles_total") - created_from
@@ -203,6 +210,10 @@ def report(count: int, baseline: Run, run: Run, costs: Costs) -> None:
     ]
     for name, left, right in rows:
         print(f"  {name:<28} {left:>10.2f} {right:>10.2f} {right / left:>7.2f}")
+    for side, run_ in (("bare", baseline), ("Ferry", run)):
+        spent = ", ".join(f"{name} {seconds:.0f}" for name, seconds in sorted(
+            run_.cpu.items(), key=lambda item: -item[1]) if seconds >= 0.5)  # fmt: skip
+        print(f"  CPU seconds, {side} ({2 * run_.seconds:.0f} on 2 cores): {spent}")
     per_thousand = costs.rss_mib * 1000 / count
     print(f"  operator RSS growth: {costs.rss_mib:.1f} MiB ({per_thousand:.1f} MiB per 1,000)")
     print(f"  API writes per ModelDeployment: {costs.writes:.2f} (events {costs.events:.2f});"
