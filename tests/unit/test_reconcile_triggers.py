@@ -89,23 +89,28 @@ def test_a_failing_run_releases_the_object() -> None:
     asyncio.run(coalescer.run("md", ok))  # not stuck as "running"
 
 
-def test_waiting_runs_take_their_turns_lowest_priority_first_then_in_arrival_order() -> None:
-    turns = Turns(limit=2)
-    order: list[str] = []
+async def hold(
+    turns: Turns, ran: list[str], label: str, priority: tuple[bool, str], seconds: float = 0.01
+) -> None:
+    """Take a turn, note it in `ran`, keep it `seconds`."""
+    async with turns.turn(priority):
+        ran.append(label)
+        await asyncio.sleep(seconds)
 
-    async def hold(label: str, priority: tuple[bool, str]) -> None:
-        async with turns.turn(priority):
-            order.append(label)
-            await asyncio.sleep(0.01)
+
+def test_waiting_runs_take_their_turns_lowest_priority_first_then_in_arrival_order() -> None:
+    turns, order = Turns(limit=2), []
 
     async def storm() -> None:
-        first = [asyncio.create_task(hold(f"first-{i}", (False, "b"))) for i in range(2)]
+        first = [
+            asyncio.create_task(hold(turns, order, f"first-{i}", (False, "b"))) for i in (0, 1)
+        ]
         await asyncio.sleep(0)  # both hold a turn: every other run waits
         waiting = [
-            hold("resync", (True, "a")),
-            hold("newer", (False, "c")),
-            hold("older", (False, "a")),
-            hold("older-again", (False, "a")),
+            hold(turns, order, "resync", (True, "a")),
+            hold(turns, order, "newer", (False, "c")),
+            hold(turns, order, "older", (False, "a")),
+            hold(turns, order, "older-again", (False, "a")),
         ]
         await asyncio.gather(*first, *waiting)
 
@@ -114,36 +119,25 @@ def test_waiting_runs_take_their_turns_lowest_priority_first_then_in_arrival_ord
 
 
 def test_a_waiter_cancelled_before_its_turn_gives_it_on() -> None:
-    turns = Turns(limit=1)
-    ran: list[str] = []
-
-    async def hold(label: str) -> None:
-        async with turns.turn((False, label)):
-            ran.append(label)
-            await asyncio.sleep(0.01)
+    turns, ran = Turns(limit=1), []
 
     async def scenario() -> None:
-        holder = asyncio.create_task(hold("a"))
+        holder = asyncio.create_task(hold(turns, ran, "a", (False, "a")))
         await asyncio.sleep(0)
-        cancelled = asyncio.create_task(hold("b"))
-        later = asyncio.create_task(hold("c"))
+        cancelled = asyncio.create_task(hold(turns, ran, "b", (False, "b")))
+        later = asyncio.create_task(hold(turns, ran, "c", (False, "c")))
         await asyncio.sleep(0)
         cancelled.cancel()
         await asyncio.gather(holder, later)
         # the turn is free again: a new holder gets it at once
-        await asyncio.wait_for(hold("d"), timeout=1)
+        await asyncio.wait_for(hold(turns, ran, "d", (False, "d")), timeout=1)
 
     asyncio.run(scenario())
     assert ran == ["a", "c", "d"]
 
 
 def test_a_turn_handed_to_a_waiter_cancelled_before_it_ran_passes_on() -> None:
-    turns = Turns(limit=1)
-    ran: list[str] = []
-
-    async def hold(label: str) -> None:
-        async with turns.turn((False, label)):
-            ran.append(label)
+    turns, ran = Turns(limit=1), []
 
     async def scenario() -> None:
         waiters: list[asyncio.Task[None]] = []
@@ -151,7 +145,10 @@ def test_a_turn_handed_to_a_waiter_cancelled_before_it_ran_passes_on() -> None:
         async def holder() -> None:
             async with turns.turn((False, "a")):
                 ran.append("a")
-                waiters.extend([asyncio.create_task(hold("b")), asyncio.create_task(hold("c"))])
+                waiters.extend(
+                    asyncio.create_task(hold(turns, ran, label, (False, label), seconds=0))
+                    for label in ("b", "c")
+                )
                 await asyncio.sleep(0.01)
             waiters[0].cancel()  # handed the turn just now, and not yet resumed
 
