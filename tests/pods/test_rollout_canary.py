@@ -14,7 +14,9 @@ the implicit 100 %; analysis every 10 s must pass before the 50 % step is left.
   with Inconclusive intervals that carry the request count, then rolls back at
   `progressDeadlineSeconds`;
 - a good v2 at 10 requests/s: promoted through every step with not one failed request,
-  answers from v1, then from both (v2 half of them at 50 %), then from v2 alone.
+  answers from v1, then from both (v2 half of them at 50 %), then from v2 alone;
+- the same while the operator is killed at random (R2): promoted after passed intervals, no
+  failed request, no duplicate child.
 
 World: the session's local cluster and real node, the operator on the host (it reads the
 agents by pod IP), the archives on the host's artifact server. One ModelDeployment serves
@@ -24,13 +26,16 @@ another version in the spec) and rolls a version out beside it.
 
 import math
 import re
+import time
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from e2e.localcluster import ClusterAccess
+from tests.cluster import reliability as rel
 from tests.cluster import rollouts as r
+from tests.cluster.operator_harness import RunningOperator
 from tests.pods.artifacts import FAIL_EVERY, SLOW_SECONDS, PodModels
 from tests.pods.canary import (
     NAME,
@@ -61,6 +66,10 @@ ANALYSIS = {
 STEPS = [{"weight": 50, "pause": {"duration": f"{PAUSE}s"}}]
 # Long enough that a canary pod loading on a busy machine is never the reason.
 DEADLINE = 150
+# R2: kills about 21 and 51 s into the rollout (tests/cluster/reliability.Chaos's schedule
+# for this seed; the next at 84 s), while the canary loads and during its step's pause.
+CHAOS_SEED = 1990
+CHAOS_PAUSE = 60
 
 
 def rollout(**analysis: Any) -> dict[str, Any]:
@@ -345,3 +354,39 @@ def test_a_good_v2_is_promoted_through_every_step_without_one_failed_request(
         reached_at, left_at,
     )  # fmt: skip
     assert r.moment(left_at) >= r.moment(at_step_1[0]["at"]), (left_at, at_step_1)
+
+
+def test_a_good_v2_is_promoted_with_analysis_while_the_operator_is_killed_at_random(
+    on_v1: Stable, pod_models: PodModels, pods_operator: RunningOperator
+) -> None:
+    """R2 on real pods: SIGKILL on a seeded schedule (every 20 to 120 s, a new process a
+    second later) through a rollout analysed on the model's metrics. It ends as without the
+    kills: promoted after passed intervals, no request failed, one child per revision."""
+    v2 = pod_models.v2
+    old = r.status(on_v1.models, NAME)["stableRevision"]
+    steps = [{"weight": 50, "pause": {"duration": f"{CHAOS_PAUSE}s"}}]
+    started = time.monotonic()
+    with rel.Chaos(pods_operator, CHAOS_SEED) as chaos:
+        trial = roll_out(
+            on_v1, v2, {**rollout(), "steps": steps}, until=promoted_to(v2.version),
+            settles_on=v2.version, timeout=DEADLINE + CHAOS_PAUSE,
+        )  # fmt: skip
+        during = [k - started for k in chaos.kills]
+    assert len(during) >= 2, f"the schedule was meant to kill during the rollout: {during}"
+
+    status, new = trial.final, trial.final["stableRevision"]
+    assert trial.load.failures() == [], trial.load.statuses()
+    records = trial.analysis_records
+    assert records, "no analysis interval ended"
+    assert {x["verdict"] for x in records} == {"Passed"}, records
+    history = [(h["revision"], h["version"], h["outcome"]) for h in status["history"]]
+    assert history[0] == (new, v2.version, "Promoted"), history
+    assert status["history"][0]["reason"] == "every step passed (2)", status["history"]
+    assert {r.condition(s, "Ready")["status"] for s in trial.statuses} == {"True"}
+    children = rel.children_per_revision(on_v1.models, NAME)
+    for kind in ("Deployment", "ConfigMap"):
+        assert {old, new} <= set(children[kind]), children
+        assert set(children[kind].values()) == {1}, f"a duplicate child: {children}"
+    logs = [*pods_operator.earlier_logs, pods_operator.log]
+    assert rel.tracebacks(*logs) == []
+    print(f"\nchaos: kills at {[round(k) for k in during]} s, {len(records)} intervals passed")
