@@ -138,11 +138,13 @@ def roll_out(
     settles_on: str,
     rate: float = 10,
     timeout: float = 180,
+    **spec: Any,
 ) -> Trial:
-    """Apply `model` with `rollout` under a load loop of `rate` requests/s; wait for `until`,
-    then for the model to settle on version `settles_on`, and AFTER_SECONDS of load more."""
+    """Apply `model` with `rollout` (and `spec`'s other top-level fields) under a load loop
+    of `rate` requests/s; wait for `until`, then for the model to settle on version
+    `settles_on`, and AFTER_SECONDS of load more."""
     models, node = stable.models, stable.cluster.real_node
-    document = model_deployment(model, node, NAME, replicas=REPLICAS, rollout=rollout)
+    document = model_deployment(model, node, NAME, replicas=REPLICAS, rollout=rollout, **spec)
     seconds = 400  # the loop's bound, far beyond what a trial takes
     with (
         r.Recorder(models, NAME) as recorder,
