@@ -46,7 +46,7 @@ WATCHED: Final = (
 
 class NoEssence(kopf.DiffBaseStorage):
     """No last-handled state: only change handlers compare against one, and Ferry has none.
-    kopf's own storages deep-copy every watched body for it on every event (a tenth of the
+    kopf's own storages deep-copy every watched body for it on every event (~7 % of the
     operator's CPU while 1,000 models are created); a change handler would need a real one."""
 
     def build(self, *, body: kopf.Body, extra_fields: Any = None) -> kopf.BodyEssence:

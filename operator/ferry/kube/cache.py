@@ -64,9 +64,8 @@ class WorldCache:
 
     def snapshot(self, namespace: str, name: str) -> CachedWorld:
         key = (namespace, name)
-        found = self._values(MODEL_DEPLOYMENTS_INDEX, key)
         return CachedWorld(
-            model_deployment=found[0] if found else None,
+            model_deployment=self._model_deployment(key),
             children=[obj for index in self._child_indexes for obj in self._values(index, key)],
             pods=self._values(PODS_INDEX, key),
             autoscalers=self._values(AUTOSCALERS_INDEX, key),
@@ -74,8 +73,12 @@ class WorldCache:
 
     def created(self, namespace: str, name: str) -> str:
         """The object's creationTimestamp (RFC 3339: orders by age as text); "" if gone."""
-        found = self._values(MODEL_DEPLOYMENTS_INDEX, (namespace, name))
-        return str(found[0]["metadata"].get("creationTimestamp", "")) if found else ""
+        found = self._model_deployment((namespace, name))
+        return str(found["metadata"].get("creationTimestamp", "")) if found else ""
+
+    def _model_deployment(self, key: Key) -> dict[str, Any] | None:
+        found = self._values(MODEL_DEPLOYMENTS_INDEX, key)
+        return found[0] if found else None
 
     def _values(self, index: str, key: Key) -> list[dict[str, Any]]:
         found = self._indexes.get(index)
